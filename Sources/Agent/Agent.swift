@@ -1,0 +1,74 @@
+import Foundation
+import Instrumentation
+import Logging
+import ServiceLifecycle
+
+/// Listen mode: every source and the timers that run them, as one `Service` of the agent's
+/// `ServiceGroup`. It returns when a source fires the `exit` event, which (with the group's
+/// `successTerminationBehavior: .gracefullyShutdownGroup`) stops the whole agent with status 0.
+///
+///     let agent = try Agent(loaded: loaded, logger: logger)
+///     let group = ServiceGroup(configuration: .init(services: [.init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+///     try await group.run()
+public final class Agent: Service, Sendable {
+    /// The agent's sources.
+    public let sources: SourceSet
+    /// The agent's metrics.
+    public let metrics: EtchaMetrics
+    private let config: Config
+    private let logger: Logger
+    private let exitSignal: AsyncStream<Void>
+    private let exitContinuation: AsyncStream<Void>.Continuation
+
+    /// Builds the sources of `loaded`.
+    public init(loaded: LoadedConfig, metrics: EtchaMetrics, logger: Logger) throws {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        exitSignal = stream
+        exitContinuation = continuation
+        config = loaded.config
+        self.metrics = metrics
+        self.logger = logger
+        sources = try SourceSet(loaded: loaded, metrics: metrics, logger: logger) { continuation.yield() }
+    }
+
+    /// Waits the random start delay, runs the startup runs, then the `runFrequency` timers until the
+    /// `exit` event or a graceful shutdown.
+    public func run() async throws {
+        let delay = config.run.randomizedStartDelaySec
+        if delay > 0 {
+            let seconds = Int.random(in: 0...delay)
+            logger.info("delaying start", metadata: ["seconds": "\(seconds)"])
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
+        }
+        await sources.runAtStartup()
+        await withDiscardingTaskGroup { group in
+            for source in sources.all where source.settings.runFrequency.duration > .zero {
+                group.addTask { await self.repeatRuns(of: source) }
+            }
+            for await _ in exitSignal.cancelOnGracefulShutdown() {
+                logger.info("exit event: stopping")
+                break
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Runs `source` every `runFrequency` until cancelled.
+    private func repeatRuns(of source: Source) async {
+        let period = source.settings.runFrequency.duration
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            do {
+                try await Task.sleep(for: period)
+            } catch {
+                return
+            }
+            guard !source.settings.triggerOnly, !source.pattern.run.isEmpty else { continue }
+            _ = try? await sources.trigger(source.name, RunRequest(trigger: .pull))
+        }
+    }
+
+    /// Requests the same stop as the `exit` event.
+    public func requestExit() {
+        exitContinuation.yield()
+    }
+}

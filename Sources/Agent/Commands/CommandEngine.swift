@@ -1,0 +1,218 @@
+import Foundation
+import Instrumentation
+import Logging
+
+/// Runs lists of commands in change, check or remove mode (SPEC §4).
+///
+/// - change: run `check` if any; run `change` when `always`, when `check` exited non-zero, or when an
+///   earlier command's `onChange`/`onFail` targeted it.
+/// - check: run `check` only; ids whose check exited non-zero (or that are `always`) would change.
+/// - remove: walk the list backwards; run `check` if any; run `remove` when `always`, when `check`
+///   exited 0, or when a later command's `onRemove` targeted it.
+///
+/// A `change` or `remove` that fails stops the run unless the command has `onFail` targets, which
+/// then run. Every step is counted in `etcha_commands_total`.
+///
+///     let result = await engine.run(pattern.run, mode: .change, context: context)
+public struct CommandEngine: Sendable {
+    /// Where steps are counted; nil counts nothing (`etcha local`).
+    public var metrics: EtchaMetrics?
+    /// Where steps are logged.
+    public var logger: Logger
+
+    /// Makes an engine.
+    public init(metrics: EtchaMetrics?, logger: Logger) {
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Everything a run needs besides its commands.
+    public struct Context: Sendable {
+        /// The exec the commands start from: top-level, source and pattern `runExec` merged.
+        public var exec: ResolvedExec
+        /// Trigger variables (`ETCHA_*`) every step sees.
+        public var environment: [String: String]
+        /// Whom the run is counted for.
+        public var origin: RunOrigin
+        /// When the run's time is up; a step still running then has its process group killed.
+        public var deadline: ContinuousClock.Instant
+
+        /// Makes a context.
+        public init(exec: ResolvedExec, environment: [String: String], origin: RunOrigin, deadline: ContinuousClock.Instant) {
+            self.exec = exec
+            self.environment = environment
+            self.origin = origin
+            self.deadline = deadline
+        }
+    }
+
+    /// Runs `commands` in `mode`.
+    public func run(_ commands: [Command], mode: CommandMode, context: Context) async -> RunResult {
+        var state = RunState(context: context)
+        _ = await runList(commands, parentID: "", forced: false, mode: mode, state: &state)
+        return state.result
+    }
+
+    /// What accumulates while a run goes on.
+    struct RunState {
+        var context: Context
+        var result = RunResult()
+        /// Variables left by earlier commands (`<prefix>_CHECK` …).
+        var variables: [String: String] = [:]
+        let inherited: [String: String]
+
+        init(context: Context) {
+            self.context = context
+            inherited = ProcessInfo.processInfo.environment
+        }
+    }
+
+    /// Runs one list; returns false when the run must stop.
+    private func runList(
+        _ list: [Command], parentID: String, forced: Bool, mode: CommandMode, state: inout RunState
+    ) async -> Bool {
+        var triggered = Set<Int>()
+        let order = mode == .remove ? Array(list.indices.reversed()) : Array(list.indices)
+        for index in order {
+            let command = list[index]
+            let isTriggered = forced || triggered.contains(index)
+            if let group = command.commands {
+                guard await runList(group, parentID: command.id, forced: isTriggered, mode: mode, state: &state) else {
+                    return false
+                }
+                continue
+            }
+            let outcome = await run(command, parentID: parentID, triggered: isTriggered, mode: mode, state: &state)
+            for entry in outcome.targets {
+                if let event = CommandTargets.event(entry) {
+                    state.result.events.append(FiredEvent(name: event, commandID: command.id, output: outcome.output))
+                } else if let targets = try? CommandTargets.indices(
+                    for: entry, of: index, in: list, side: mode == .remove ? .before : .after, key: command.id)
+                {
+                    triggered.formUnion(targets)
+                }
+            }
+            if !outcome.proceed { return false }
+        }
+        return true
+    }
+
+    /// What running one command led to.
+    private struct Outcome {
+        /// `on*` entries to act on.
+        var targets: [String] = []
+        /// The output handed to fired events.
+        var output = ""
+        /// Whether the run goes on.
+        var proceed = true
+    }
+
+    private func run(
+        _ command: Command, parentID: String, triggered: Bool, mode: CommandMode, state: inout RunState
+    ) async -> Outcome {
+        let logger = stepLogger(command, mode: mode, origin: state.context.origin)
+        let exec: ResolvedExec
+        do {
+            exec = try state.context.exec.overridden(by: command.exec, at: "command \(command.id)")
+        } catch {
+            return fail(command, error.description, logger: logger, state: &state)
+        }
+        let prefix = command.envPrefix
+        // Unprefixed variables describe only the command just before; clear the older ones.
+        for suffix in ["_CHECK", "_CHANGE", "_REMOVE"] { state.variables[suffix] = nil }
+
+        var checkFailed = false
+        var checkOutput = ""
+        if !command.check.isEmpty {
+            let check = await step(command.check, of: command, exec: exec, state: state)
+            count(command, parentID: parentID, mode: .check, failed: !check.succeeded, state: state)
+            if let failure = check.failure {
+                return fail(command, "check: \(failure)", output: check.output, logger: logger, state: &state)
+            }
+            checkFailed = check.status != 0
+            checkOutput = check.output
+            if !prefix.isEmpty { state.variables[prefix] = check.output }
+        }
+        state.variables["\(prefix)_CHECK"] = checkFailed ? "1" : "0"
+
+        switch mode {
+        case .check:
+            guard checkFailed || command.always else { return Outcome() }
+            logger.info("would change")
+            state.result.changedIDs.append(command.id)
+            state.result.changedOutputs.append(checkOutput)
+            // What it targets would change too; events fire only for real changes.
+            return Outcome(targets: command.onChange.filter { CommandTargets.event($0) == nil })
+        case .change:
+            guard command.always || checkFailed || triggered, !command.change.isEmpty else { return Outcome() }
+            return await act(command, script: command.change, mode: .change, parentID: parentID, exec: exec,
+                             logger: logger, state: &state)
+        case .remove:
+            let removable = command.always || (!command.check.isEmpty && !checkFailed) || triggered
+            guard removable, !command.remove.isEmpty else { return Outcome() }
+            return await act(command, script: command.remove, mode: .remove, parentID: parentID, exec: exec,
+                             logger: logger, state: &state)
+        }
+    }
+
+    /// Runs a `change` or `remove` step and records what it did.
+    private func act(
+        _ command: Command, script: String, mode: CommandMode, parentID: String, exec: ResolvedExec,
+        logger: Logger, state: inout RunState
+    ) async -> Outcome {
+        let result = await step(script, of: command, exec: exec, state: state)
+        count(command, parentID: parentID, mode: mode, failed: !result.succeeded, state: state)
+        let name = mode == .change ? "CHANGE" : "REMOVE"
+        state.variables["\(command.envPrefix)_\(name)"] = result.succeeded ? "0" : "1"
+        if !command.envPrefix.isEmpty { state.variables["\(command.envPrefix)_\(name)_OUT"] = result.output }
+        guard result.succeeded else {
+            let reason = result.failure ?? "exited \(result.status ?? -1)"
+            var outcome = fail(command, "\(mode == .change ? "change" : "remove"): \(reason)", output: result.output,
+                               logger: logger, state: &state)
+            outcome.targets = command.onFail
+            outcome.proceed = !command.onFail.isEmpty && ContinuousClock.now < state.context.deadline
+            return outcome
+        }
+        if mode == .change {
+            logger.info("changed")
+            state.result.changedIDs.append(command.id)
+            state.result.changedOutputs.append(result.output)
+            return Outcome(targets: command.onChange, output: result.output)
+        }
+        logger.info("removed")
+        state.result.removedIDs.append(command.id)
+        state.result.removedOutputs.append(result.output)
+        return Outcome(targets: command.onRemove, output: result.output)
+    }
+
+    private func fail(
+        _ command: Command, _ reason: String, output: String = "", logger: Logger, state: inout RunState
+    ) -> Outcome {
+        logger.error("failed", metadata: ["error": "\(reason)"])
+        state.result.errors.append("\(command.id): \(reason)")
+        return Outcome(output: output, proceed: false)
+    }
+
+    private func step(_ script: String, of command: Command, exec: ResolvedExec, state: RunState) async -> StepResult {
+        guard ContinuousClock.now < state.context.deadline else {
+            return StepResult(status: nil, output: "", failure: "timed out before it started")
+        }
+        var environment = exec.envInherit ? state.inherited : [:]
+        environment.merge(exec.env) { _, new in new }
+        environment.merge(state.context.environment) { _, new in new }
+        environment.merge(state.variables) { _, new in new }
+        return await StepRunner.run(
+            script, exec: exec, environment: environment, stdin: command.stdin, deadline: state.context.deadline)
+    }
+
+    private func count(_ command: Command, parentID: String, mode: CommandMode, failed: Bool, state: RunState) {
+        metrics?.commandRan(id: command.id, parentID: parentID, mode: mode, failed: failed, origin: state.context.origin)
+    }
+
+    private func stepLogger(_ command: Command, mode: CommandMode, origin: RunOrigin) -> Logger {
+        var logger = logger
+        logger[metadataKey: "commandID"] = "\(command.id)"
+        logger[metadataKey: "commandMode"] = "\(mode.rawValue)"
+        return logger
+    }
+}

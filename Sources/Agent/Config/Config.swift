@@ -1,0 +1,148 @@
+/// The agent's configuration, as Etcha spells it (SPEC §2). Every field has its default filled in
+/// by ``ConfigLoader`` from ``ConfigSchema`` before decoding, so a decoded `Config` is complete.
+///
+///     let config = try ConfigLoader(path: "etcha.jsonnet", overrides: ["run_stateDir=/var/lib/etcha"]).load()
+public struct Config: Sendable, Codable {
+    /// Build and push settings.
+    public var build: BuildConfig
+    /// The top-level exec (defaults: bash `-e -o pipefail -c`, overrides allowed).
+    public var exec: Exec
+    /// Listener settings.
+    public var httpServer: HTTPServerConfig
+    /// Client settings for push, pull and shell.
+    public var httpClient: HTTPClientConfig
+    /// Listen-mode settings.
+    public var run: RunConfig
+    /// Sources by name.
+    public var sources: [String: SourceConfig]
+    /// Push targets by name.
+    public var targets: [String: TargetConfig]
+    /// Variables for every pattern.
+    public var vars: [String: JSON]
+}
+
+/// `build`: signing and pushing.
+public struct BuildConfig: Sendable, Codable {
+    /// Pushes at once; 0 means one per CPU.
+    public var pushMaxWorkers: Int
+    /// A private key string (`ed25519private:…`).
+    public var signingKey: String
+    /// A file holding the private key string.
+    public var signingKeyPath: String
+}
+
+/// `httpServer`: the listener.
+public struct HTTPServerConfig: Sendable, Codable {
+    /// Idle connections are closed after this long.
+    public var idleTimeout: GoDuration
+    /// A client must send its request head within this long.
+    public var headerTimeout: GoDuration
+    /// `host:port` to listen on; `:4000` means every address.
+    public var listenAddress: String
+    /// Largest request body accepted.
+    public var maxBodyBytes: Int
+    /// Failed requests allowed per client and period: `N-S`, `N-M` or `N-H`.
+    public var rateLimitRate: String
+    /// PEM certificate file.
+    public var tlsCertificatePath: String
+    /// Base64 of a PEM certificate.
+    public var tlsCertificateBase64: String
+    /// PEM CA file clients must be signed by (mTLS).
+    public var tlsClientCAPath: String
+    /// Base64 of a PEM client CA.
+    public var tlsClientCABase64: String
+    /// PEM private key file.
+    public var tlsKeyPath: String
+    /// Base64 of a PEM private key.
+    public var tlsKeyBase64: String
+    /// Addresses whose `X-Forwarded-For` is believed.
+    public var trustedProxies: [String]
+}
+
+/// `httpClient`: outgoing TLS.
+public struct HTTPClientConfig: Sendable, Codable {
+    /// PEM CA file to verify servers with.
+    public var tlsCAPath: String
+    /// Skip server certificate verification.
+    public var tlsSkipVerify: Bool
+}
+
+/// `run`: listen mode.
+public struct RunConfig: Sendable, Codable {
+    /// A boolean expression over JWT claims that every token must satisfy.
+    public var jwtRule: String
+    /// Runs waiting per source beyond the running one; more are refused.
+    public var maxQueuedRuns: Int
+    /// Shell sessions at once.
+    public var maxShells: Int
+    /// Start up to this many seconds late, at random.
+    public var randomizedStartDelaySec: Int
+    /// Where state (held JWTs, the self-signed certificate) is kept; empty is the working directory.
+    public var stateDir: String
+    /// Secret that enables and guards the metrics endpoint.
+    public var systemMetricsKey: String
+    /// Bound of a push run (also pull, startup and event runs).
+    public var timeoutPush: GoDuration
+    /// Bound of a shell session.
+    public var timeoutShell: GoDuration
+    /// Bound of a webhook run.
+    public var timeoutWebhook: GoDuration
+    /// Public keys that verify JWTs for every source.
+    public var verifyKeys: [String]
+}
+
+/// One `sources` entry.
+public struct SourceConfig: Sendable, Codable {
+    /// Accept pushed patterns.
+    public var allowPush: Bool
+    /// Run only checks.
+    public var checkOnly: Bool
+    /// Static commands (raw; parsed and checked by ``ConfigLoader``).
+    public var commands: JSON
+    /// Events that run this source.
+    public var eventsReceive: [String]
+    /// Regex of events this source may fire; empty allows none.
+    public var eventsSend: String
+    /// The source's exec override.
+    public var exec: Exec?
+    /// Replaces `run.jwtRule` for this source.
+    public var jwtRule: String
+    /// Never run removals when diffing.
+    public var noRemove: Bool
+    /// Do not save or restore this source's JWT.
+    public var noRestore: Bool
+    /// Ignore `etchaVersion` when comparing pulled JWTs.
+    public var pullIgnoreVersion: Bool
+    /// Files or URLs to pull JWTs from.
+    public var pullPaths: [String]
+    /// How often to pull and run; empty never.
+    public var runFrequency: GoDuration
+    /// Let runs overlap.
+    public var runMulti: Bool
+    /// Shell command or exec object; empty disables shells.
+    public var shell: JSON
+    /// Run only when triggered by an event or webhook.
+    public var triggerOnly: Bool
+    /// Extra verify keys for this source.
+    public var verifyKeys: [String]
+    /// Variables for this source's patterns.
+    public var vars: [String: JSON]
+    /// Webhook paths this source answers.
+    public var webhookPaths: [String]
+    /// HMAC secret webhooks must be signed with (GitHub's `X-Hub-Signature-256`).
+    public var webhookSecret: String
+}
+
+/// One `targets` entry.
+public struct TargetConfig: Sendable, Codable {
+    /// Host name to push to; empty means the entry's name.
+    public var hostname: String
+    /// Skip TLS verification for this target.
+    public var insecure: Bool
+    /// Port to push to.
+    public var port: String
+    /// Source name → pattern path pushed to it.
+    public var sourcePatterns: [String: String]
+    /// Variables for patterns rendered for this target.
+    public var vars: [String: JSON]
+}

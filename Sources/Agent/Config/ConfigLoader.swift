@@ -1,0 +1,192 @@
+import Foundation
+
+/// A configuration that has been read, overridden, checked and decoded, with what was derived
+/// from it while checking (the parsed static commands) and the warnings to log.
+public struct LoadedConfig: Sendable {
+    /// The complete configuration.
+    public var config: Config
+    /// Each source's static `commands`, parsed and checked.
+    public var staticCommands: [String: [Command]]
+    /// Things worth telling the operator that do not stop startup (ignored Etcha keys).
+    public var warnings: [String]
+}
+
+/// Reads the configuration: the file (JSON, or Jsonnet by extension), then `ETCHA_*` environment
+/// overrides, then `-x` overrides; checks every key against ``ConfigSchema``, fills defaults,
+/// decodes and validates. Any problem is a ``ConfigError`` naming the key path.
+///
+///     let loaded = try ConfigLoader(path: nil, overrides: ["run_stateDir=/tmp/s"]).load()
+public struct ConfigLoader: Sendable {
+    /// The file, or nil for `etcha.jsonnet` then `etcha.json` in the working directory (if present).
+    public var path: String?
+    /// `-x` assignments, applied last.
+    public var overrides: [String]
+    /// The environment to take `ETCHA_*` overrides from.
+    public var environment: [String: String]
+
+    /// Makes a loader; `environment` defaults to the process's.
+    public init(path: String?, overrides: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.path = path
+        self.overrides = overrides
+        self.environment = environment
+    }
+
+    /// Loads, checks and decodes the configuration.
+    public func load() throws(ConfigError) -> LoadedConfig {
+        var tree = try readFile()
+        ConfigOverrides.apply(environment: environment, to: &tree)
+        for assignment in overrides {
+            try ConfigOverrides.apply(assignment: assignment, to: &tree)
+        }
+        var warnings: [String] = []
+        let complete = try Self.normalize(tree, shape: ConfigSchema.root, path: "", aliases: [:], warnings: &warnings)
+        let config = try Self.decode(complete ?? .object([:]))
+        let commands = try ConfigValidator.validate(config)
+        return LoadedConfig(config: config, staticCommands: commands, warnings: warnings)
+    }
+
+    private func readFile() throws(ConfigError) -> JSON {
+        let file: String
+        if let path {
+            file = path
+        } else if let found = ["etcha.jsonnet", "etcha.json"].first(where: { FileManager.default.fileExists(atPath: $0) }) {
+            file = found
+        } else {
+            return .object([:])
+        }
+        guard FileManager.default.isReadableFile(atPath: file) else {
+            throw ConfigError("\(file): cannot read the configuration file")
+        }
+        let tree: JSON
+        if file.hasSuffix(".json") {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                throw ConfigError("\(file): cannot read the configuration file")
+            }
+            do {
+                tree = try JSON(parsing: data)
+            } catch {
+                throw ConfigError("\(file): not valid JSON: \(error.localizedDescription)")
+            }
+        } else {
+            do {
+                tree = try JSON(parsing: Jsonnet.evaluate(file: file, natives: NativeFunctions(config: .null)))
+            } catch {
+                throw ConfigError("\(file): \(error)")
+            }
+        }
+        guard tree.object != nil else { throw ConfigError("\(file): the configuration must be an object") }
+        return tree
+    }
+
+    /// Checks `tree` against `shape`: unknown keys are errors, ignored keys warnings, and absent keys
+    /// get their defaults.
+    static func normalize(
+        _ tree: JSON?, shape: ConfigShape, path: String, aliases: [String: String], warnings: inout [String]
+    ) throws(ConfigError) -> JSON? {
+        let tree = tree == .null ? nil : tree
+        switch shape {
+        case .value(let fallback), .free(let fallback):
+            return tree ?? fallback
+        case .ignored(let reason):
+            if tree != nil { warnings.append("\(path) is ignored: \(reason)") }
+            return nil
+        case .object(let children):
+            var members = try objectMembers(tree, path: path)
+            for (old, new) in aliases where members[old] != nil {
+                if members[new] == nil { members[new] = members[old] }
+                members[old] = nil
+            }
+            var result: [String: JSON] = [:]
+            for key in members.keys where children[key] == nil {
+                let hint = children.keys.first { $0.lowercased() == key.lowercased() }.map { " (did you mean \($0)?)" } ?? ""
+                throw ConfigError(join(path, key), "unknown key\(hint)")
+            }
+            for (key, child) in children {
+                let childPath = join(path, key)
+                if let value = try normalize(members[key], shape: child, path: childPath,
+                                             aliases: ConfigSchema.aliases[childPath] ?? [:], warnings: &warnings) {
+                    result[key] = value
+                }
+            }
+            return .object(result)
+        case .map(let element):
+            var result: [String: JSON] = [:]
+            for (name, value) in try objectMembers(tree, path: path) {
+                result[name] = try normalize(value, shape: element, path: join(path, name), aliases: [:], warnings: &warnings)
+                    ?? .object([:])
+            }
+            return .object(result)
+        }
+    }
+
+    private static func objectMembers(_ tree: JSON?, path: String) throws(ConfigError) -> [String: JSON] {
+        guard let tree else { return [:] }
+        guard let members = tree.object else {
+            throw ConfigError(path, "expected an object, got \(tree.typeName)")
+        }
+        return members
+    }
+
+    private static func join(_ path: String, _ key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+
+    /// Decodes the complete tree; type errors name the key path.
+    static func decode(_ tree: JSON) throws(ConfigError) -> Config {
+        do {
+            return try JSONDecoder().decode(Config.self, from: Data(tree.text.utf8))
+        } catch let error as DecodingError {
+            throw describe(error, in: tree)
+        } catch {
+            throw ConfigError("configuration: \(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError, in tree: JSON) -> ConfigError {
+        func pathText(_ codingPath: [any CodingKey]) -> String {
+            var text = ""
+            for key in codingPath {
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text = join(text, key.stringValue)
+                }
+            }
+            return text
+        }
+        func value(at codingPath: [any CodingKey]) -> JSON? {
+            var node: JSON? = tree
+            for key in codingPath {
+                if let index = key.intValue, case .array(let items)? = node {
+                    node = items.indices.contains(index) ? items[index] : nil
+                } else {
+                    node = node?.object?[key.stringValue]
+                }
+            }
+            return node
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            let got = value(at: context.codingPath).map { ", got \($0.typeName) \($0.text)" } ?? ""
+            return ConfigError(pathText(context.codingPath), "expected \(describe(type))\(got)")
+        case .dataCorrupted(let context):
+            return ConfigError(pathText(context.codingPath), context.debugDescription)
+        case .keyNotFound(let key, let context):
+            return ConfigError(pathText(context.codingPath + [key]), "missing")
+        case .valueNotFound(let type, let context):
+            return ConfigError(pathText(context.codingPath), "expected \(describe(type)), got null")
+        @unknown default:
+            return ConfigError("configuration: \(error)")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is Bool.Type: "a boolean"
+        case is Int.Type, is Double.Type: "a number"
+        case is String.Type: "a string"
+        case is [String].Type: "a list of strings"
+        default: type is any Collection.Type ? "a list or object" : "an object"
+        }
+    }
+}

@@ -1,0 +1,95 @@
+/// Applies `-x KEY=VALUE` and `ETCHA_<PATH>` overrides to a configuration tree.
+///
+/// KEY is an underscore path (`run_systemMetricsKey`, `sources_web_allowPush`) matched against the
+/// schema without regard to case, so `ETCHA_RUN_SYSTEMMETRICSKEY` finds `run.systemMetricsKey`.
+/// VALUE is JSON when it parses as JSON, else a string.
+struct ConfigOverrides {
+    /// Lays `KEY=VALUE` onto `tree`; an assignment without `=` or with an unknown path is an error.
+    static func apply(assignment: String, to tree: inout JSON) throws(ConfigError) {
+        guard let equals = assignment.firstIndex(of: "=") else {
+            throw ConfigError("-x \(assignment): expected KEY=VALUE")
+        }
+        let key = String(assignment[..<equals])
+        let value = String(assignment[assignment.index(after: equals)...])
+        guard let path = resolve(key, in: tree) else {
+            throw ConfigError("-x \(key): no such configuration key")
+        }
+        set(parse(value), at: path[...], in: &tree)
+    }
+
+    /// Lays every `ETCHA_*` variable that names a configuration key onto `tree`. Variables that name
+    /// none (such as the `ETCHA_SOURCE_NAME` a command sees) are not configuration and are skipped.
+    static func apply(environment: [String: String], to tree: inout JSON) {
+        for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("ETCHA_") {
+            let key = String(name.dropFirst("ETCHA_".count))
+            if let path = resolve(key, in: tree) {
+                set(parse(value), at: path[...], in: &tree)
+            }
+        }
+    }
+
+    static func parse(_ value: String) -> JSON {
+        (try? JSON(parsing: value)) ?? .string(value)
+    }
+
+    /// The key path an underscore path names, spelled as the schema and the tree spell it.
+    static func resolve(_ key: String, in tree: JSON) -> [String]? {
+        let segments = key.split(separator: "_", omittingEmptySubsequences: false).map(String.init)
+        guard !segments.contains(where: \.isEmpty) else { return nil }
+        return resolve(segments[...], shape: ConfigSchema.root, tree: tree, aliases: [:])
+    }
+
+    private static func resolve(
+        _ segments: ArraySlice<String>, shape: ConfigShape, tree: JSON?, aliases: [String: String]
+    ) -> [String]? {
+        guard let first = segments.first else { return [] }
+        switch shape {
+        case .value, .ignored:
+            return nil
+        case .free:
+            // Inside vars or env: the rest is taken as written, matching existing keys first.
+            let key = existingKey(first, in: tree) ?? first
+            guard let rest = resolve(segments.dropFirst(), shape: .free(nil), tree: tree?.object?[key], aliases: [:])
+            else { return nil }
+            return [key] + rest
+        case .object(let children):
+            let name = children.keys.first { $0.lowercased() == first.lowercased() }
+                ?? aliases.first { $0.key.lowercased() == first.lowercased() }?.value
+            guard let name, let child = children[name],
+                let rest = resolve(segments.dropFirst(), shape: child, tree: tree?.object?[name],
+                                   aliases: ConfigSchema.aliases[name] ?? [:])
+            else { return nil }
+            return [name] + rest
+        case .map(let element):
+            // A name may itself hold underscores: prefer the longest run of segments naming an existing entry.
+            for count in stride(from: segments.count, through: 1, by: -1) {
+                let candidate = segments.prefix(count).joined(separator: "_")
+                if let key = existingKey(candidate, in: tree),
+                    let rest = resolve(segments.dropFirst(count), shape: element, tree: tree?.object?[key], aliases: [:])
+                {
+                    return [key] + rest
+                }
+            }
+            guard let rest = resolve(segments.dropFirst(), shape: element, tree: nil, aliases: [:]) else { return nil }
+            return [first] + rest
+        }
+    }
+
+    private static func existingKey(_ name: String, in tree: JSON?) -> String? {
+        guard let members = tree?.object else { return nil }
+        if members[name] != nil { return name }
+        return members.keys.first { $0.lowercased() == name.lowercased() }
+    }
+
+    private static func set(_ value: JSON, at path: ArraySlice<String>, in tree: inout JSON) {
+        guard let key = path.first else {
+            tree = value
+            return
+        }
+        var members = tree.object ?? [:]
+        var child = members[key] ?? .object([:])
+        set(value, at: path.dropFirst(), in: &child)
+        members[key] = child
+        tree = .object(members)
+    }
+}

@@ -1,0 +1,68 @@
+/// The checks that need more than a type: values in range, regexes that compile, commands whose
+/// targets are valid, exec overrides that are allowed. Each failure names the key path.
+enum ConfigValidator {
+    /// Checks `config`; returns each source's parsed static commands.
+    static func validate(_ config: Config) throws(ConfigError) -> [String: [Command]] {
+        let run = config.run
+        guard run.maxQueuedRuns >= 0 else { throw ConfigError("run.maxQueuedRuns", "must be 0 or more") }
+        guard run.maxShells >= 1 else { throw ConfigError("run.maxShells", "must be 1 or more") }
+        guard run.randomizedStartDelaySec >= 0 else {
+            throw ConfigError("run.randomizedStartDelaySec", "must be 0 or more")
+        }
+        for (key, timeout) in [("timeoutPush", run.timeoutPush), ("timeoutShell", run.timeoutShell),
+                               ("timeoutWebhook", run.timeoutWebhook)] where timeout.duration <= .zero {
+            throw ConfigError("run.\(key)", "must be longer than zero")
+        }
+        guard config.httpServer.maxBodyBytes > 0 else { throw ConfigError("httpServer.maxBodyBytes", "must be more than 0") }
+        guard RateLimitRate(parsing: config.httpServer.rateLimitRate) != nil else {
+            throw ConfigError("httpServer.rateLimitRate", "\"\(config.httpServer.rateLimitRate)\" is not N-S, N-M or N-H")
+        }
+        guard config.build.pushMaxWorkers >= 0 else { throw ConfigError("build.pushMaxWorkers", "must be 0 or more") }
+
+        let topExec = ResolvedExec(topLevel: config.exec)
+        var commands: [String: [Command]] = [:]
+        for (name, source) in config.sources.sorted(by: { $0.key < $1.key }) {
+            let path = "sources.\(name)"
+            guard !name.isEmpty, !name.contains("/") else { throw ConfigError(path, "a source name cannot be empty or hold '/'") }
+            do {
+                _ = try topExec.overridden(by: source.exec, at: "\(path).exec")
+                let list = try Command.list(from: source.commands, path: "\(path).commands")
+                try CommandTargets.validate(list, path: "\(path).commands")
+                commands[name] = list
+            } catch {
+                throw ConfigError(error.description)
+            }
+            if !source.eventsSend.isEmpty, (try? Regex(source.eventsSend)) == nil {
+                throw ConfigError("\(path).eventsSend", "\"\(source.eventsSend)\" is not a valid regular expression")
+            }
+            guard source.runFrequency.duration >= .zero else { throw ConfigError("\(path).runFrequency", "must not be negative") }
+            for (index, webhook) in source.webhookPaths.enumerated() {
+                guard webhook.hasPrefix("/") else {
+                    throw ConfigError("\(path).webhookPaths[\(index)]", "\"\(webhook)\" must start with /")
+                }
+                guard webhook != "/etcha", !webhook.hasPrefix("/etcha/") else {
+                    throw ConfigError("\(path).webhookPaths[\(index)]", "\"\(webhook)\" is under /etcha/, which the agent reserves")
+                }
+            }
+            switch source.shell {
+            case .string: break
+            case .object: _ = try shellExec(source.shell, path: "\(path).shell")
+            default: throw ConfigError("\(path).shell", "expected a command string or an exec object")
+            }
+        }
+        return commands
+    }
+
+    /// The exec a source's `shell` describes (a command string, or an exec object).
+    static func shellExec(_ shell: JSON, path: String) throws(ConfigError) -> Exec? {
+        switch shell {
+        case .string(let command): return command.isEmpty ? nil : Exec(command: command)
+        default:
+            do {
+                return try Exec.parse(shell, path: path)
+            } catch {
+                throw ConfigError(error.description)
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import CJsonnet
+import Foundation
+
+/// Etcha's Jsonnet native functions (`std.native(NAME)(…)`):
+/// - `getConfig()`: the source's merged `exec`, `targets` and `vars` (with `source` and `sysinfo`);
+/// - `getEnv(key, fallback)`: an environment variable of the agent, or `fallback`;
+/// - `getFile(path, fallback)`: a file's text, or `fallback`;
+/// - `getCmd(command, fallback)`: the standard output of `/bin/sh -c command` (trailing newline
+///   removed) when it exits 0 within 10 s, or `fallback`.
+struct NativeFunctions: Sendable {
+    /// What `getConfig()` returns.
+    var config: JSON
+
+    /// Binds the functions to one VM for one evaluation.
+    final class Context {
+        let vm: OpaquePointer
+        let natives: NativeFunctions
+
+        init(vm: OpaquePointer, natives: NativeFunctions) {
+            self.vm = vm
+            self.natives = natives
+        }
+
+        func register() {
+            let me = Unmanaged.passUnretained(self).toOpaque()
+            withParameters([]) { jsonnet_native_callback(vm, "getConfig", getConfigCallback, me, $0) }
+            withParameters(["key", "fallback"]) { jsonnet_native_callback(vm, "getEnv", getEnvCallback, me, $0) }
+            withParameters(["path", "fallback"]) { jsonnet_native_callback(vm, "getFile", getFileCallback, me, $0) }
+            withParameters(["command", "fallback"]) { jsonnet_native_callback(vm, "getCmd", getCmdCallback, me, $0) }
+        }
+
+        private func withParameters(_ names: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> Void) {
+            let copies = names.map { strdup($0) }
+            defer { copies.forEach { free($0) } }
+            let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
+            pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+        }
+
+        func make(_ value: JSON) -> OpaquePointer? {
+            switch value {
+            case .null: return jsonnet_json_make_null(vm)
+            case .bool(let flag): return jsonnet_json_make_bool(vm, flag ? 1 : 0)
+            case .number(let number): return jsonnet_json_make_number(vm, number)
+            case .string(let text): return jsonnet_json_make_string(vm, text)
+            case .array(let items):
+                let array = jsonnet_json_make_array(vm)
+                for item in items { jsonnet_json_array_append(vm, array, make(item)) }
+                return array
+            case .object(let members):
+                let object = jsonnet_json_make_object(vm)
+                for (key, member) in members { jsonnet_json_object_append(vm, object, key, make(member)) }
+                return object
+            }
+        }
+
+        /// A scalar argument as JSON (libjsonnet cannot hand over arrays or objects).
+        func scalar(_ value: OpaquePointer?) -> JSON {
+            if let text = jsonnet_json_extract_string(vm, value) { return .string(String(cString: text)) }
+            var number = 0.0
+            if jsonnet_json_extract_number(vm, value, &number) != 0 { return .number(number) }
+            let flag = jsonnet_json_extract_bool(vm, value)
+            if flag != 2 { return .bool(flag == 1) }
+            return .null
+        }
+    }
+
+    static func runCommand(_ command: String) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardInput = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        let timer = DispatchWorkItem { if process.isRunning { process.terminate() } }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10, execute: timer)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile().prefix(StepRunner.outputLimit)
+        process.waitUntilExit()
+        timer.cancel()
+        guard process.terminationReason == .exit, process.terminationStatus == 0 else { return nil }
+        var text = String(decoding: data, as: UTF8.self)
+        if text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+}
+
+private typealias Arguments = UnsafePointer<OpaquePointer?>?
+
+private func context(_ raw: UnsafeMutableRawPointer?) -> NativeFunctions.Context {
+    Unmanaged<NativeFunctions.Context>.fromOpaque(raw!).takeUnretainedValue()
+}
+
+private func getConfigCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+    let context = context(raw)
+    success?.pointee = 1
+    return context.make(context.natives.config)
+}
+
+/// Runs `lookup` on the first argument as a string; its nil answer gives the second argument back.
+private func lookUp(
+    _ raw: UnsafeMutableRawPointer?, _ argv: Arguments, _ success: UnsafeMutablePointer<Int32>?,
+    _ lookup: (String) -> String?
+) -> OpaquePointer? {
+    let context = context(raw)
+    success?.pointee = 1
+    guard let argv, case .string(let key) = context.scalar(argv[0]) else {
+        success?.pointee = 0
+        return jsonnet_json_make_string(context.vm, "the first argument must be a string")
+    }
+    if let value = lookup(key) { return jsonnet_json_make_string(context.vm, value) }
+    return context.make(context.scalar(argv[1]))
+}
+
+private func getEnvCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+    lookUp(raw, argv, success) { ProcessInfo.processInfo.environment[$0] }
+}
+
+private func getFileCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+    lookUp(raw, argv, success) { try? String(contentsOfFile: $0, encoding: .utf8) }
+}
+
+private func getCmdCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+    lookUp(raw, argv, success) { NativeFunctions.runCommand($0) }
+}

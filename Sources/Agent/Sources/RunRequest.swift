@@ -1,0 +1,25 @@
+import Instrumentation
+
+/// One request to run a source's pattern: what triggered it, and in what mode.
+public struct RunRequest: Sendable {
+    /// What triggered the run (the `trigger` label and `ETCHA_SOURCE_TRIGGER`).
+    public var trigger: Trigger
+    /// Check mode instead of change (push `?check`); a `checkOnly` source always checks.
+    public var checkOnly = false
+    /// Extra `ETCHA_*` variables for every step (event and webhook details).
+    public var environment: [String: String] = [:]
+    /// The verifying key's id, for metrics.
+    public var publicKey = ""
+    /// The client address, for metrics.
+    public var remoteAddr = ""
+
+    /// Makes a request.
+    public init(trigger: Trigger, checkOnly: Bool = false, environment: [String: String] = [:],
+                publicKey: String = "", remoteAddr: String = "") {
+        self.trigger = trigger
+        self.checkOnly = checkOnly
+        self.environment = environment
+        self.publicKey = publicKey
+        self.remoteAddr = remoteAddr
+    }
+}

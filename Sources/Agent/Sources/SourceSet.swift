@@ -1,0 +1,136 @@
+import Foundation
+import Instrumentation
+import Logging
+
+/// Every source of the agent, and the rules that join them: triggering a source, then handing the
+/// events its run fired to the sources that receive them.
+///
+///     let result = try await sources.trigger("web", RunRequest(trigger: .push, remoteAddr: client))
+public final class SourceSet: Sendable {
+    /// Sources in alphabetical order of name (the order events and webhooks visit them).
+    public let all: [Source]
+    private let byName: [String: Source]
+    let engine: CommandEngine
+    let metrics: EtchaMetrics?
+    let config: Config
+    private let logger: Logger
+    /// Called when a run fires the `exit` event (and its receivers have run).
+    private let onExit: @Sendable () -> Void
+
+    /// Builds every source of `loaded`.
+    public init(loaded: LoadedConfig, metrics: EtchaMetrics?, logger: Logger, onExit: @escaping @Sendable () -> Void) throws {
+        let topExec = ResolvedExec(topLevel: loaded.config.exec)
+        var sources: [Source] = []
+        for (name, settings) in loaded.config.sources.sorted(by: { $0.key < $1.key }) {
+            sources.append(try Source(name: name, settings: settings, topExec: topExec,
+                                      staticCommands: loaded.staticCommands[name] ?? [],
+                                      maxQueued: loaded.config.run.maxQueuedRuns))
+        }
+        all = sources
+        byName = Dictionary(uniqueKeysWithValues: sources.map { ($0.name, $0) })
+        config = loaded.config
+        self.metrics = metrics
+        self.logger = logger
+        self.onExit = onExit
+        engine = CommandEngine(metrics: metrics, logger: logger)
+    }
+
+    /// The source called `name`, if any.
+    public subscript(name: String) -> Source? { byName[name] }
+
+    /// The bound of a run for `trigger`.
+    func timeout(for trigger: Trigger) -> Duration {
+        trigger == .webhook ? config.run.timeoutWebhook.duration : config.run.timeoutPush.duration
+    }
+
+    /// Runs source `name` for `request`, then dispatches the events its run fired.
+    @discardableResult
+    public func trigger(_ name: String, _ request: RunRequest) async throws(SourceError) -> RunResult {
+        guard let source = byName[name] else { throw SourceError(.unknownSource, source: name) }
+        var logger = logger
+        logger[metadataKey: "source"] = "\(name)"
+        logger[metadataKey: "trigger"] = "\(request.trigger.rawValue)"
+        let result = try await source.run(request, timeout: timeout(for: request.trigger), engine: engine.logging(to: logger),
+                                          metrics: metrics)
+        for error in result.errors { logger.error("run failed", metadata: ["error": "\(error)"]) }
+        await handle(result.events, from: source, request: request, logger: logger)
+        return result
+    }
+
+    /// Acts on the events a run fired, in the order they fired: `stdout` is logged; other events go
+    /// to the sources receiving them, in alphabetical order, when the sender may send them; `exit`
+    /// then stops the agent. A source never triggers itself, and events fired by a run that an
+    /// event or webhook started trigger nothing.
+    func handle(_ events: [FiredEvent], from sender: Source, request: RunRequest, logger: Logger) async {
+        var exitRequested = false
+        for event in events {
+            switch event.name {
+            case "stdout":
+                logger.info("\(event.output)", metadata: ["commandID": "\(event.commandID)", "event": "stdout"])
+                continue
+            case "webhookBody", "webhookContentType", "buildManifest":
+                continue  // read by the webhook handler and by build
+            case _ where event.name.hasPrefix("runVar_"):
+                continue
+            default:
+                break
+            }
+            guard sender.maySend(event.name) else {
+                logger.warning("event not sent: not allowed by eventsSend", metadata: ["event": "\(event.name)"])
+                continue
+            }
+            if request.trigger != .event, request.trigger != .webhook {
+                await dispatch(event, from: sender.name, publicKey: request.publicKey, remoteAddr: request.remoteAddr)
+            }
+            if event.name == "exit" { exitRequested = true }
+        }
+        if exitRequested { onExit() }
+    }
+
+    /// Runs every source (but `sender`) that receives `event`, in alphabetical order; a failure of one
+    /// does not stop the others.
+    public func dispatch(_ event: FiredEvent, from sender: String, publicKey: String = "", remoteAddr: String = "") async {
+        for receiver in all where receiver.name != sender && receiver.receives(event.name) {
+            let request = RunRequest(
+                trigger: .event,
+                environment: [
+                    "ETCHA_EVENT_NAME": event.name, "ETCHA_EVENT_ID": event.commandID, "ETCHA_EVENT_OUTPUT": event.output,
+                    "ETCHA_EVENT_PUBLIC_KEY": publicKey, "ETCHA_EVENT_SRC": remoteAddr,
+                ], publicKey: publicKey, remoteAddr: remoteAddr)
+            do {
+                try await trigger(receiver.name, request)
+            } catch {
+                logger.error("event not handled", metadata: ["source": "\(receiver.name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Runs every source that is not `triggerOnly` and has commands, all at once (each in its own
+    /// queue), as startup does; returns each run's result by source name.
+    @discardableResult
+    public func runAtStartup() async -> [String: RunResult] {
+        await withTaskGroup(of: (String, RunResult).self) { group in
+            for source in all where !source.settings.triggerOnly && !source.pattern.run.isEmpty {
+                group.addTask {
+                    do {
+                        return (source.name, try await self.trigger(source.name, RunRequest(trigger: .`init`)))
+                    } catch {
+                        var result = RunResult()
+                        result.errors.append("\(error)")
+                        return (source.name, result)
+                    }
+                }
+            }
+            var results: [String: RunResult] = [:]
+            for await (name, result) in group { results[name] = result }
+            return results
+        }
+    }
+}
+
+extension CommandEngine {
+    /// The same engine logging to `logger`.
+    func logging(to logger: Logger) -> CommandEngine {
+        CommandEngine(metrics: metrics, logger: logger)
+    }
+}

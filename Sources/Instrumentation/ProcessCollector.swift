@@ -1,0 +1,67 @@
+import Foundation
+
+/// The standard `process_*` metrics, read from `/proc/self` at each scrape (as the Go and Python
+/// clients do), so that dashboards built for other exporters work unchanged.
+struct ProcessCollector: Sendable {
+    private let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+    private let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
+    private let bootTime: Double = ProcessCollector.readBootTime()
+
+    /// Appends the process families to `buffer`; a family whose source cannot be read is left out.
+    func emit(into buffer: inout [UInt8]) {
+        var text = ""
+        if let stat = readStat() {
+            text += family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+                           (stat.utime + stat.stime) / ticksPerSecond)
+            text += family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", stat.vsize)
+            text += family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                           stat.rss * pageSize)
+            text += family("process_start_time_seconds", "gauge",
+                           "Start time of the process since unix epoch in seconds.",
+                           bootTime + stat.startTicks / ticksPerSecond)
+        }
+        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
+            text += family("process_open_fds", "gauge", "Number of open file descriptors.", Double(fds.count))
+        }
+        var limit = rlimit()
+        if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
+            text += family("process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                           Double(limit.rlim_cur))
+        }
+        buffer.append(contentsOf: text.utf8)
+    }
+
+    private func family(_ name: String, _ type: String, _ help: String, _ value: Double) -> String {
+        "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(format(value))\n"
+    }
+
+    private func format(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+
+    private struct Stat {
+        var utime, stime, startTicks, vsize, rss: Double
+    }
+
+    /// Fields of `/proc/self/stat` after the command name (which may hold spaces, hence the last `)`).
+    private func readStat() -> Stat? {
+        guard let raw = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+            let close = raw.lastIndex(of: ")")
+        else { return nil }
+        let fields = raw[raw.index(after: close)...].split(separator: " ")
+        // fields[0] is field 3 (state); utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
+        func field(_ number: Int) -> Double? { fields.count > number - 3 ? Double(fields[number - 3]) : nil }
+        guard let utime = field(14), let stime = field(15), let start = field(22), let vsize = field(23),
+            let rss = field(24)
+        else { return nil }
+        return Stat(utime: utime, stime: stime, startTicks: start, vsize: vsize, rss: rss)
+    }
+
+    private static func readBootTime() -> Double {
+        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return 0 }
+        for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
+            return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        return 0
+    }
+}

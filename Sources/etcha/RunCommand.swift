@@ -1,0 +1,44 @@
+import Agent
+import ArgumentParser
+import Foundation
+import Instrumentation
+import Logging
+import ServiceLifecycle
+
+/// `etcha run`: listen mode.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run sources: startup runs, runFrequency timers and events, until SIGTERM or an exit event.",
+        discussion: "With --once, run every source once (as at startup) and exit; the status is non-zero if a run failed."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Flag(help: "Run every source once and exit.")
+    var once = false
+
+    func run() async throws {
+        let (loaded, logger) = try global.load()
+        let metrics = EtchaMetrics(version: AgentVersion.current)
+        let agent: Agent
+        do {
+            agent = try Agent(loaded: loaded, metrics: metrics, logger: logger)
+        } catch {
+            throw CLIError("\(error)")
+        }
+        if once {
+            let results = await agent.sources.runAtStartup()
+            if results.values.contains(where: \.failed) { throw ExitCode(1) }
+            return
+        }
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [.init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        logger.info("starting", metadata: ["version": "\(AgentVersion.current)", "sources": "\(agent.sources.all.count)"])
+        try await group.run()
+        logger.info("stopped")
+    }
+}
