@@ -48,7 +48,10 @@ let package = Package(
         ),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: strict),
         .testTarget(name: "InstrumentationTests", dependencies: ["Instrumentation"], swiftSettings: strict),
-        .testTarget(name: "AgentTests", dependencies: ["Agent"], swiftSettings: strict),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["Agent", "Instrumentation", .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["etcha"], swiftSettings: strict),
     ]
 )

@@ -70,6 +70,7 @@ public struct Command: Sendable, Hashable {
         for key in members.keys.sorted() where !Command.keys.contains(key) {
             throw CommandError(.invalid, "\(path).\(key): unknown command key")
         }
+        var path = path
         func string(_ key: String) throws(CommandError) -> String {
             switch members[key] {
             case nil, .null?: return ""
@@ -102,7 +103,7 @@ public struct Command: Sendable, Hashable {
         }
         id = try string("id")
         guard !id.isEmpty else { throw CommandError(.invalid, "\(path).id: every command needs an id") }
-        let path = "\(path) (\(id))"
+        path = "\(path) (\(id))"
         if let group = members["commands"], group != .null {
             commands = try Command.list(from: group, path: "\(path).commands")
             return

@@ -59,11 +59,29 @@ public struct CommandEngine: Sendable {
         var result = RunResult()
         /// Variables left by earlier commands (`<prefix>_CHECK` …).
         var variables: [String: String] = [:]
+        /// What the running command will leave as `_CHECK`, `_CHANGE`, `_REMOVE` once it is done.
+        var pending: [String: String] = [:]
         let inherited: [String: String]
 
         init(context: Context) {
             self.context = context
             inherited = ProcessInfo.processInfo.environment
+        }
+
+        /// Records a variable of `command`: prefixed ones are visible at once (a change may read its own
+        /// check's output), unprefixed ones describe the previous command and appear when it is done.
+        mutating func set(_ suffix: String, of command: Command, to value: String) {
+            if command.envPrefix.isEmpty {
+                pending[suffix] = value
+            } else {
+                variables[command.envPrefix + suffix] = value
+            }
+        }
+
+        /// Ends a command: its unprefixed variables (none for a prefixed command) replace the previous command's.
+        mutating func finish() {
+            for suffix in ["_CHECK", "_CHANGE", "_REMOVE"] { variables[suffix] = pending[suffix] }
+            pending = [:]
         }
     }
 
@@ -83,6 +101,7 @@ public struct CommandEngine: Sendable {
                 continue
             }
             let outcome = await run(command, parentID: parentID, triggered: isTriggered, mode: mode, state: &state)
+            state.finish()
             for entry in outcome.targets {
                 if let event = CommandTargets.event(entry) {
                     state.result.events.append(FiredEvent(name: event, commandID: command.id, output: outcome.output))
@@ -118,9 +137,6 @@ public struct CommandEngine: Sendable {
             return fail(command, error.description, logger: logger, state: &state)
         }
         let prefix = command.envPrefix
-        // Unprefixed variables describe only the command just before; clear the older ones.
-        for suffix in ["_CHECK", "_CHANGE", "_REMOVE"] { state.variables[suffix] = nil }
-
         var checkFailed = false
         var checkOutput = ""
         if !command.check.isEmpty {
@@ -133,7 +149,7 @@ public struct CommandEngine: Sendable {
             checkOutput = check.output
             if !prefix.isEmpty { state.variables[prefix] = check.output }
         }
-        state.variables["\(prefix)_CHECK"] = checkFailed ? "1" : "0"
+        state.set("_CHECK", of: command, to: checkFailed ? "1" : "0")
 
         switch mode {
         case .check:
@@ -163,8 +179,8 @@ public struct CommandEngine: Sendable {
         let result = await step(script, of: command, exec: exec, state: state)
         count(command, parentID: parentID, mode: mode, failed: !result.succeeded, state: state)
         let name = mode == .change ? "CHANGE" : "REMOVE"
-        state.variables["\(command.envPrefix)_\(name)"] = result.succeeded ? "0" : "1"
-        if !command.envPrefix.isEmpty { state.variables["\(command.envPrefix)_\(name)_OUT"] = result.output }
+        state.set("_\(name)", of: command, to: result.succeeded ? "0" : "1")
+        if !command.envPrefix.isEmpty { state.set("_\(name)_OUT", of: command, to: result.output) }
         guard result.succeeded else {
             let reason = result.failure ?? "exited \(result.status ?? -1)"
             var outcome = fail(command, "\(mode == .change ? "change" : "remove"): \(reason)", output: result.output,

@@ -21,8 +21,9 @@ enum CommandTargets {
     /// Checks every target of every command in `list`, and in nested groups.
     static func validate(_ list: [Command], path: String) throws(CommandError) {
         for (index, command) in list.enumerated() {
+            let here = "\(path)[\(index)] (\(command.id))"
             if let group = command.commands {
-                try validate(group, path: "\(path) (\(command.id)).commands")
+                try validate(group, path: "\(here).commands")
                 continue
             }
             for (name, entries, side) in [
@@ -32,11 +33,11 @@ enum CommandTargets {
                 for entry in entries {
                     if let event = event(entry) {
                         guard !event.isEmpty else {
-                            throw CommandError(.invalid, "\(path) (\(command.id)).\(name): \"etcha:\" needs an event name")
+                            throw CommandError(.invalid, "\(here).\(name): \"etcha:\" needs an event name")
                         }
                         continue
                     }
-                    _ = try indices(for: entry, of: index, in: list, side: side, key: "\(path) (\(command.id)).\(name)")
+                    _ = try indices(for: entry, of: index, in: list, side: side, key: "\(here).\(name)")
                 }
             }
         }

@@ -47,7 +47,8 @@ enum StepRunner {
             return StepResult(status: nil, output: "", failure: "\(argv[0]): command not found")
         }
         let process = RunningProcess()
-        let environmentBytes = environment.map { Array("\($0.key)=\($0.value)".utf8) }
+        // Each entry is handed to execve as a C string, so it carries its terminating NUL.
+        let environmentBytes = environment.map { Array("\($0.key)=\($0.value)".utf8) + [0] }
         return await withTaskGroup(of: StepResult?.self) { group in
             group.addTask {
                 do {

@@ -1,0 +1,84 @@
+import Foundation
+import Instrumentation
+import Testing
+
+@testable import Agent
+
+/// Process handling of each step: timeouts kill the whole group, output is bounded, nothing is left.
+@Suite struct StepRunnerTests {
+    @Test func timeoutKillsTheWholeProcessGroup() async throws {
+        let dir = TemporaryDirectory()
+        let started = ContinuousClock.now
+        let result = await StepRunner.run(
+            "sleep 60 & echo $! > \(dir.path)/child; wait", exec: .shell, environment: [:], stdin: "",
+            deadline: .now + .milliseconds(500))
+        #expect(result.failure == "timed out")
+        #expect(result.status == nil)
+        #expect(ContinuousClock.now - started < .seconds(5))
+        let child = try #require(Int32(dir.read("child")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        // The grandchild died with its group (it may linger as init's zombie until reaped).
+        var gone = false
+        for _ in 0..<50 where !gone {
+            gone = isNotRunning(child)
+            if !gone { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(gone)
+    }
+
+    @Test func aStepEndsWhenItsScriptExitsEvenIfABackgroundChildHoldsTheOutput() async throws {
+        let dir = TemporaryDirectory()
+        let started = ContinuousClock.now
+        let result = await StepRunner.run(
+            "sleep 30 & echo $! > \(dir.path)/child; echo done", exec: .shell, environment: [:], stdin: "",
+            deadline: .now + .seconds(20))
+        #expect(result.status == 0)
+        #expect(result.output == "done\n")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        if let child = Int32(dir.read("child")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") {
+            kill(child, SIGKILL)
+        }
+    }
+
+    @Test func outputIsCutAtOneMebibyteWithAMark() async throws {
+        let result = await StepRunner.run(
+            "head -c 5242880 /dev/zero | tr '\\0' 'x'", exec: .shell, environment: [:], stdin: "",
+            deadline: .now + .seconds(30))
+        #expect(result.status == 0)
+        let mark = "\n[etcha: output truncated, \(5 * 1_048_576 - 1_048_576) more bytes dropped]"
+        #expect(result.output.utf8.count == 1_048_576 + mark.utf8.count)
+        #expect(result.output.hasSuffix(mark))
+        #expect(result.output.utf8.prefix(1_048_576).allSatisfy { $0 == UInt8(ascii: "x") })
+    }
+
+    @Test func stderrAndStdoutAreInterleaved() async throws {
+        let result = await StepRunner.run(
+            "echo one; echo two >&2; echo three", exec: .shell, environment: [:], stdin: "", deadline: .now + .seconds(10))
+        #expect(result.output == "one\ntwo\nthree\n")
+    }
+
+    @Test func missingInterpreterIsAFailureNotACrash() async throws {
+        var exec = ResolvedExec.shell
+        exec.command = "/nonexistent/sh -c"
+        let result = await StepRunner.run("true", exec: exec, environment: [:], stdin: "", deadline: .now + .seconds(5))
+        #expect(result.status == nil)
+        #expect(result.failure != nil)
+    }
+
+    @Test func aThousandRunsLeaveNoZombie() async throws {
+        for _ in 0..<1000 {
+            let result = await StepRunner.run("true", exec: .shell, environment: [:], stdin: "", deadline: .now + .seconds(10))
+            #expect(result.status == 0)
+        }
+        #expect(zombieChildren().isEmpty)
+    }
+
+    @Test func runTimeoutStopsTheRestOfTheRun() async throws {
+        let dir = TemporaryDirectory()
+        let result = await run(try commands("""
+            [{"id": "slow", "always": true, "change": "sleep 5"},
+             {"id": "next", "always": true, "change": "touch \(dir.path)/next"}]
+            """), timeout: .milliseconds(300))
+        #expect(result.errors == ["slow: change: timed out"])
+        #expect(!dir.exists("next"))
+    }
+}
