@@ -108,7 +108,8 @@ public struct ConfigLoader: Sendable {
                     result[key] = value
                 }
             }
-            return .object(result)
+            // An absent object without defaults (a source's exec) stays absent.
+            return tree == nil && result.isEmpty ? nil : .object(result)
         case .map(let element):
             var result: [String: JSON] = [:]
             for (name, value) in try objectMembers(tree, path: path) {

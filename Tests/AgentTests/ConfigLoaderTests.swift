@@ -1,0 +1,143 @@
+import Foundation
+import Testing
+
+@testable import Agent
+
+/// Reading the configuration: files, overrides, defaults, and errors that name the key path.
+@Suite struct ConfigLoaderTests {
+    private func load(_ json: String? = nil, file name: String = "etcha.json", overrides: [String] = [],
+                      environment: [String: String] = [:]) throws -> LoadedConfig {
+        let dir = TemporaryDirectory()
+        let path = json.map { dir.write(name, $0) }
+        return try ConfigLoader(path: path, overrides: overrides, environment: environment).load()
+    }
+
+    private func error(_ json: String? = nil, file: String = "etcha.json", overrides: [String] = []) -> String? {
+        do {
+            _ = try load(json, file: file, overrides: overrides)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func defaultsAreEtchas() throws {
+        let config = try load().config
+        #expect(config.exec.command == "/usr/bin/bash -e -o pipefail -c")
+        #expect(config.exec.allowOverride == true)
+        #expect(config.httpServer.listenAddress == ":4000")
+        #expect(config.httpServer.rateLimitRate == "10-M")
+        #expect(config.httpServer.maxBodyBytes == 4 * 1024 * 1024)
+        #expect(config.run.timeoutPush.duration == .seconds(600))
+        #expect(config.run.maxShells == 8)
+        #expect(config.run.maxQueuedRuns == 16)
+        #expect(config.sources.isEmpty)
+    }
+
+    @Test func sourceDefaultsAreFilled() throws {
+        let source = try #require(try load(#"{"sources": {"web": {"allowPush": true}}}"#).config.sources["web"])
+        #expect(source.allowPush)
+        #expect(!source.runMulti)
+        #expect(source.exec == nil)
+        #expect(source.runFrequency.isZero)
+        #expect(source.shell == .string(""))
+    }
+
+    @Test func jsonnetFilesAreRendered() throws {
+        let config = try load("""
+            local port = 4000 + 1;
+            { httpServer: { listenAddress: ':%d' % port }, run: { stateDir: std.native('getEnv')('HOME', '/') } }
+            """, file: "etcha.jsonnet").config
+        #expect(config.httpServer.listenAddress == ":4001")
+        #expect(config.run.stateDir == ProcessInfo.processInfo.environment["HOME"])
+    }
+
+    @Test func overridesParseJSONOrTakeStrings() throws {
+        let config = try load(overrides: [
+            #"sources={"db": {"checkOnly": true}}"#, "run_stateDir=/var/lib/etcha", "sources_web_allowPush=true",
+            "sources_web_runFrequency=5m", "run_verifyKeys=[\"a\",\"b\"]", "httpServer_maxBodyBytes=1024",
+        ]).config
+        #expect(config.run.stateDir == "/var/lib/etcha")
+        #expect(config.sources["web"]?.allowPush == true)
+        #expect(config.sources["web"]?.runFrequency.duration == .seconds(300))
+        #expect(config.sources["db"]?.checkOnly == true)
+        #expect(config.run.verifyKeys == ["a", "b"])
+        #expect(config.httpServer.maxBodyBytes == 1024)
+    }
+
+    @Test func environmentOverridesMatchWithoutCaseAndLoseToDashX() throws {
+        let config = try load(
+            #"{"sources": {"my_app": {}}}"#, overrides: ["run_timeoutPush=2m"],
+            environment: [
+                "ETCHA_RUN_SYSTEMMETRICSKEY": "from-env", "ETCHA_RUN_TIMEOUTPUSH": "1m",
+                "ETCHA_SOURCES_MY_APP_ALLOWPUSH": "true", "ETCHA_SOURCE_NAME": "not config", "ETCHA_EVENT_ID": "x",
+            ]
+        ).config
+        #expect(config.run.systemMetricsKey == "from-env")
+        #expect(config.run.timeoutPush.duration == .seconds(120))
+        #expect(config.sources["my_app"]?.allowPush == true)
+    }
+
+    @Test func systemMetricsSecretIsAnAlias() throws {
+        #expect(try load(#"{"run": {"systemMetricsSecret": "s1"}}"#).config.run.systemMetricsKey == "s1")
+        #expect(try load(overrides: ["run_systemMetricsSecret=s2"]).config.run.systemMetricsKey == "s2")
+    }
+
+    @Test func etchaKeysThatDoNothingHereAreWarnings() throws {
+        let loaded = try load(#"{"licenseKey": "x", "exec": {"containerImage": "alpine"}}"#)
+        #expect(loaded.warnings.sorted() == [
+            "exec.containerImage is ignored: containers are not supported", "licenseKey is ignored: no license is needed",
+        ])
+    }
+
+    @Test(arguments: [
+        (#"{"sources": {"web": {"runFrequency": "5x"}}}"#,
+         #"sources.web.runFrequency: "5x" is not a duration (use Go syntax such as 90s, 10m, 1h30m)"#),
+        (#"{"sources": {"web": {"allowpush": true}}}"#, "sources.web.allowpush: unknown key (did you mean allowPush?)"),
+        (#"{"nope": 1}"#, "nope: unknown key"),
+        (#"{"sources": {"web": {"allowPush": "yes"}}}"#, #"sources.web.allowPush: expected a boolean, got a string "yes""#),
+        (#"{"run": {"verifyKeys": "k"}}"#, #"run.verifyKeys: expected a list or object, got a string "k""#),
+        (#"{"sources": []}"#, "sources: expected an object, got a list"),
+        (#"{"run": {"maxShells": 0}}"#, "run.maxShells: must be 1 or more"),
+        (#"{"run": {"timeoutWebhook": "0s"}}"#, "run.timeoutWebhook: must be longer than zero"),
+        (#"{"httpServer": {"rateLimitRate": "10/m"}}"#, #"httpServer.rateLimitRate: "10/m" is not N-S, N-M or N-H"#),
+        (#"{"sources": {"a": {"eventsSend": "(x"}}}"#, #"sources.a.eventsSend: "(x" is not a valid regular expression"#),
+        (#"{"sources": {"a": {"webhookPaths": ["/etcha/v1/x"]}}}"#,
+         #"sources.a.webhookPaths[0]: "/etcha/v1/x" is under /etcha/, which the agent reserves"#),
+        (#"{"sources": {"a": {"commands": [{"id": "x", "onChange": ["x"]}]}}}"#,
+         "sources.a.commands[0] (x).onChange: a command cannot target itself"),
+        (#"{"sources": {"a": {"commands": [{"change": "x"}]}}}"#, "sources.a.commands[0].id: every command needs an id"),
+        (#"{"exec": {"allowOverride": false}, "sources": {"a": {"exec": {"user": "x"}}}}"#,
+         "sources.a.exec: exec override refused: the parent exec sets allowOverride false"),
+    ])
+    func badConfigurationNamesTheKeyPath(json: String, message: String) {
+        #expect(error(json) == message)
+    }
+
+    @Test func badOverridesNameTheKey() {
+        #expect(error(overrides: ["run_nope=1"]) == "-x run_nope: no such configuration key")
+        #expect(error(overrides: ["run_stateDir"]) == "-x run_stateDir: expected KEY=VALUE")
+    }
+
+    @Test func unreadableFilesAndBadSyntaxAreErrors() throws {
+        #expect(error(file: "x") == nil)
+        let dir = TemporaryDirectory()
+        #expect(throws: ConfigError.self) { try ConfigLoader(path: "\(dir.path)/missing.json").load() }
+        let message = error("{ broken", file: "etcha.jsonnet") ?? ""
+        #expect(message.contains("etcha.jsonnet:1"))
+        #expect(error("[1]") == nil || error("[1]")!.contains("must be an object"))
+    }
+
+    @Test(arguments: [
+        ("90s", Duration.seconds(90)), ("10m", .seconds(600)), ("1h30m", .seconds(5400)), ("1.5h", .seconds(5400)),
+        ("250ms", .milliseconds(250)), ("", .zero), ("0", .zero), ("2us", .microseconds(2)),
+    ])
+    func goDurations(text: String, duration: Duration) {
+        #expect(GoDuration(parsing: text)?.duration == duration)
+    }
+
+    @Test(arguments: ["5x", "m", "1.2.3s", "10", "h1"])
+    func notDurations(text: String) {
+        #expect(GoDuration(parsing: text) == nil)
+    }
+}
