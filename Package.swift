@@ -47,7 +47,10 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: strict),
-        .testTarget(name: "InstrumentationTests", dependencies: ["Instrumentation"], swiftSettings: strict),
+        .testTarget(
+            name: "InstrumentationTests",
+            dependencies: ["Instrumentation", .product(name: "Prometheus", package: "swift-prometheus")],
+            swiftSettings: strict),
         .testTarget(
             name: "AgentTests",
             dependencies: ["Agent", "Instrumentation", .product(name: "Prometheus", package: "swift-prometheus")],

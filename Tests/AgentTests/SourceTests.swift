@@ -1,0 +1,204 @@
+import Foundation
+import Instrumentation
+import Logging
+import Prometheus
+import Synchronization
+import Testing
+
+@testable import Agent
+
+/// Sources: queueing, overlap, startup, events, and the system events `exit` and `stdout`.
+@Suite struct SourceTests: Sendable {
+    final class Exits: Sendable {
+        let count = Atomic<Int>(0)
+    }
+
+    private func sources(_ json: String, dir: TemporaryDirectory, logs: LogRecorder? = nil) throws -> (SourceSet, Exits) {
+        let loaded = try ConfigLoader(path: dir.write("etcha.json", json), environment: [:]).load()
+        let exits = Exits()
+        let logger = logs.map { recorder in Logger(label: "test") { _ in recorder } } ?? quietLogger
+        let set = try SourceSet(loaded: loaded, metrics: EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "t"),
+                                logger: logger) { exits.count.add(1, ordering: .relaxed) }
+        return (set, exits)
+    }
+
+    private func lines(_ dir: TemporaryDirectory, _ name: String = "log") -> [String] {
+        (dir.read(name) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    private func stampSource(_ dir: TemporaryDirectory, runMulti: Bool, maxQueued: Int = 16) -> String {
+        """
+        {"exec": {"command": "/bin/sh -c"}, "run": {"maxQueuedRuns": \(maxQueued)},
+         "sources": {"s": {"runMulti": \(runMulti), "commands": [{"id": "stamp", "always": true,
+            "change": "echo start $TAG >> \(dir.path)/log; sleep 0.3; echo end $TAG >> \(dir.path)/log"}]}}}
+        """
+    }
+
+    private func trigger(_ set: SourceSet, tag: String) async throws -> RunResult {
+        try await set.trigger("s", RunRequest(trigger: .push, environment: ["TAG": tag]))
+    }
+
+    @Test func runsOfOneSourceNeverOverlap() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources(stampSource(dir, runMulti: false), dir: dir)
+        async let first = trigger(set, tag: "1")
+        async let second = trigger(set, tag: "2")
+        _ = try await (first, second)
+        let log = lines(dir)
+        #expect(log.count == 4)
+        #expect(log.map { $0.split(separator: " ")[0] } == ["start", "end", "start", "end"])
+        #expect(log[0].split(separator: " ")[1] == log[1].split(separator: " ")[1])
+    }
+
+    @Test func runMultiLetsRunsOverlap() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources(stampSource(dir, runMulti: true), dir: dir)
+        async let first = trigger(set, tag: "1")
+        async let second = trigger(set, tag: "2")
+        _ = try await (first, second)
+        #expect(lines(dir).map { $0.split(separator: " ")[0] } == ["start", "start", "end", "end"])
+    }
+
+    @Test func queuedRunsGoInArrivalOrderAndAFullQueueRefuses() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources(stampSource(dir, runMulti: false, maxQueued: 2), dir: dir)
+        let running = Task { try await trigger(set, tag: "A") }
+        while lines(dir).isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        let second = Task { try await trigger(set, tag: "B") }
+        try await Task.sleep(for: .milliseconds(50))
+        let third = Task { try await trigger(set, tag: "C") }
+        try await Task.sleep(for: .milliseconds(50))
+        await #expect(throws: SourceError(.queueFull, source: "s")) { try await trigger(set, tag: "D") }
+        _ = try await (running.value, second.value, third.value)
+        #expect(lines(dir).filter { $0.hasPrefix("start") } == ["start A", "start B", "start C"])
+    }
+
+    @Test func unknownSourceIsRefused() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources("{}", dir: dir)
+        await #expect(throws: SourceError(.unknownSource, source: "nope")) {
+            try await set.trigger("nope", RunRequest(trigger: .push))
+        }
+    }
+
+    private func eventConfig(_ dir: TemporaryDirectory, _ sendRule: String) -> String {
+        """
+        {"exec": {"command": "/bin/sh -c"}, "sources": {
+          "a": {"eventsSend": "\(sendRule)", "eventsReceive": ["ping"], "commands": [
+             {"id": "fire", "always": true, "change": "echo pong", "onChange": ["etcha:ping"]}]},
+          "c": {"eventsReceive": ["ping"], "commands": [
+             {"id": "c", "always": true, "change": "echo c $ETCHA_SOURCE_TRIGGER $ETCHA_EVENT_NAME $ETCHA_EVENT_ID $ETCHA_EVENT_OUTPUT $ETCHA_EVENT_PUBLIC_KEY $ETCHA_EVENT_SRC >> \(dir.path)/log"}]},
+          "b": {"eventsReceive": ["ping"], "eventsSend": ".*", "commands": [
+             {"id": "b", "always": true, "change": "echo b $ETCHA_SOURCE_NAME >> \(dir.path)/log", "onChange": ["etcha:ping"]}]},
+          "d": {"eventsReceive": ["other"], "commands": [{"id": "d", "always": true, "change": "echo d >> \(dir.path)/log"}]}
+        }}
+        """
+    }
+
+    @Test func eventsReachReceiversAlphabeticallyButNotTheSenderNorChain() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources(eventConfig(dir, ".*"), dir: dir)
+        let result = try await set.trigger("a", RunRequest(trigger: .push, publicKey: "kid1", remoteAddr: "10.0.0.9"))
+        #expect(result.events == [FiredEvent(name: "ping", commandID: "fire", output: "pong\n")])
+        // b runs before c; b's own etcha:ping (fired while handling an event) triggers nothing, so a and c run once.
+        #expect(lines(dir) == ["b b", "c event ping fire pong kid1 10.0.0.9"])
+    }
+
+    @Test func eventsNeedEventsSend() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources(eventConfig(dir, "other"), dir: dir)
+        _ = try await set.trigger("a", RunRequest(trigger: .push))
+        #expect(lines(dir).isEmpty)
+    }
+
+    @Test func eventsFromWebhookRunsTriggerNothing() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources(eventConfig(dir, ".*"), dir: dir)
+        _ = try await set.trigger("a", RunRequest(trigger: .webhook))
+        #expect(lines(dir).isEmpty)
+    }
+
+    @Test func exitRunsItsReceiversThenStops() async throws {
+        let dir = TemporaryDirectory()
+        let (set, exits) = try sources("""
+            {"exec": {"command": "/bin/sh -c"}, "sources": {
+              "bye": {"eventsSend": "exit", "commands": [{"id": "bye", "always": true, "change": "true", "onChange": ["etcha:exit"]}]},
+              "cleanup": {"eventsReceive": ["exit"], "triggerOnly": true,
+                          "commands": [{"id": "c", "always": true, "change": "echo cleanup >> \(dir.path)/log"}]},
+              "noisy": {"commands": [{"id": "n", "always": true, "change": "true", "onChange": ["etcha:exit"]}]}
+            }}
+            """, dir: dir)
+        _ = try await set.trigger("noisy", RunRequest(trigger: .push))
+        #expect(exits.count.load(ordering: .relaxed) == 0)  // not allowed by its eventsSend
+        _ = try await set.trigger("bye", RunRequest(trigger: .push))
+        #expect(lines(dir) == ["cleanup"])
+        #expect(exits.count.load(ordering: .relaxed) == 1)
+    }
+
+    @Test func stdoutEventIsLogged() async throws {
+        let dir = TemporaryDirectory()
+        let logs = LogRecorder()
+        let (set, _) = try sources("""
+            {"exec": {"command": "/bin/sh -c"}, "sources": {"s": {"commands": [
+              {"id": "say", "always": true, "change": "echo hello-log", "onChange": ["etcha:stdout"]}]}}}
+            """, dir: dir, logs: logs)
+        _ = try await set.trigger("s", RunRequest(trigger: .push))
+        #expect(logs.messages.contains("hello-log\n"))
+    }
+
+    @Test func startupRunsAllButTriggerOnlyAndCheckOnlyChecks() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources("""
+            {"exec": {"command": "/bin/sh -c"}, "sources": {
+              "runs": {"commands": [{"id": "r", "always": true, "change": "touch \(dir.path)/runs"}]},
+              "waits": {"triggerOnly": true, "commands": [{"id": "w", "always": true, "change": "touch \(dir.path)/waits"}]},
+              "checks": {"checkOnly": true, "commands": [{"id": "k", "check": "exit 1", "change": "touch \(dir.path)/checks"}]}
+            }}
+            """, dir: dir)
+        let results = await set.runAtStartup()
+        #expect(dir.exists("runs"))
+        #expect(!dir.exists("waits"))
+        #expect(!dir.exists("checks"))
+        #expect(results["checks"]?.changedIDs == ["k"])
+        #expect(results["waits"] == nil)
+    }
+
+    @Test func agentRepeatsRunsAndStopsOnExit() async throws {
+        let dir = TemporaryDirectory()
+        let loaded = try ConfigLoader(path: dir.write("etcha.json", """
+            {"exec": {"command": "/bin/sh -c"}, "sources": {
+              "tick": {"runFrequency": "100ms", "commands": [{"id": "t", "always": true, "change": "echo t >> \(dir.path)/log"}]},
+              "stop": {"triggerOnly": true, "runFrequency": "100ms", "eventsSend": "exit",
+                       "commands": [{"id": "s", "always": true, "change": "true", "onChange": ["etcha:exit"]}]}
+            }}
+            """), environment: [:]).load()
+        let agent = try Agent(loaded: loaded, metrics: EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "t"),
+                              logger: quietLogger)
+        let running = Task { try await agent.run() }
+        while lines(dir).count < 4 { try await Task.sleep(for: .milliseconds(20)) }
+        _ = try await agent.sources.trigger("stop", RunRequest(trigger: .push))
+        try await running.value
+        let count = lines(dir).count
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(lines(dir).count == count)  // no more runs once stopped
+    }
+}
+
+/// A log handler keeping messages for assertions.
+final class LogRecorder: LogHandler, @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        lock.withLock { stored.append(event.message.description) }
+    }
+
+    var messages: [String] { lock.withLock { stored } }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import Instrumentation
+import Prometheus
+import Testing
+
+/// The exposition after a known sequence of runs holds exactly the expected series.
+@Suite struct EtchaMetricsTests {
+    /// The sample lines of `exposition` (no comments), sorted.
+    private func samples(_ metrics: EtchaMetrics, prefix: String) -> [String] {
+        String(decoding: metrics.exposition(), as: UTF8.self).split(separator: "\n")
+            .filter { $0.hasPrefix(prefix) }.map(String.init).sorted()
+    }
+
+    @Test func countersAndGaugesHoldExactlyWhatRan() {
+        let metrics = EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "1.2.3")
+        let push = RunOrigin(source: "web", trigger: .push, publicKey: "kid1", remoteAddr: "10.1.2.3")
+        let pull = RunOrigin(source: "db", trigger: .pull)
+        metrics.commandRan(id: "a", parentID: "", mode: .check, failed: true, origin: push)
+        metrics.commandRan(id: "a", parentID: "", mode: .change, failed: false, origin: push)
+        metrics.commandRan(id: "a", parentID: "", mode: .change, failed: false, origin: push)
+        metrics.commandRan(id: "b", parentID: "g", mode: .remove, failed: true, origin: pull)
+        metrics.sourceRan(origin: push, failed: false, changed: 2, removed: 0, duration: .milliseconds(20))
+        metrics.sourceRan(origin: push, failed: false, changed: 1, removed: 3, duration: .milliseconds(20))
+        metrics.sourceRan(origin: pull, failed: true, changed: 0, removed: 0, duration: .seconds(2))
+        metrics.shell(source: "web", publicKey: "kid1", remoteAddr: "10.1.2.3", open: true)
+        metrics.shell(source: "web", publicKey: "kid2", remoteAddr: "10.1.2.4", open: true)
+        metrics.shell(source: "web", publicKey: "kid2", remoteAddr: "10.1.2.4", open: false)
+
+        #expect(samples(metrics, prefix: "etcha_commands_total") == [
+            #"etcha_commands_total{error="0",id="a",mode="change",parent_id="",public_key="kid1",remote_addr="10.1.2.3",source="web"} 2"#,
+            #"etcha_commands_total{error="1",id="a",mode="check",parent_id="",public_key="kid1",remote_addr="10.1.2.3",source="web"} 1"#,
+            #"etcha_commands_total{error="1",id="b",mode="remove",parent_id="g",public_key="",remote_addr="",source="db"} 1"#,
+        ])
+        #expect(samples(metrics, prefix: "etcha_sources_total") == [
+            #"etcha_sources_total{error="0",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 2"#,
+            #"etcha_sources_total{error="1",name="db",public_key="",remote_addr="",trigger="pull"} 1"#,
+        ])
+        #expect(samples(metrics, prefix: "etcha_sources_commands") == [
+            #"etcha_sources_commands{mode="change",name="db",public_key="",remote_addr="",trigger="pull"} 0.0"#,
+            #"etcha_sources_commands{mode="change",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 1.0"#,
+            #"etcha_sources_commands{mode="remove",name="db",public_key="",remote_addr="",trigger="pull"} 0.0"#,
+            #"etcha_sources_commands{mode="remove",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 3.0"#,
+        ])
+        #expect(samples(metrics, prefix: "etcha_sources_shells") == [
+            #"etcha_sources_shells{name="web",public_key="kid1",remote_addr="10.1.2.3"} 1.0"#,
+            #"etcha_sources_shells{name="web",public_key="kid2",remote_addr="10.1.2.4"} 0.0"#,
+        ])
+        #expect(samples(metrics, prefix: "etcha_build_info") == [#"etcha_build_info{version="1.2.3"} 1.0"#])
+        #expect(samples(metrics, prefix: "etcha_source_run_duration_seconds_count") == [
+            #"etcha_source_run_duration_seconds_count{name="db",trigger="pull"} 1"#,
+            #"etcha_source_run_duration_seconds_count{name="web",trigger="push"} 2"#,
+        ])
+        let lastRun = samples(metrics, prefix: "etcha_source_last_run_timestamp_seconds")
+        #expect(lastRun.count == 2)
+        #expect(lastRun.contains { $0.hasPrefix(#"etcha_source_last_run_timestamp_seconds{error="1",name="db"}"#) })
+    }
+
+    @Test func jwtExpiryIsZeroWithoutExp() {
+        let metrics = EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "t")
+        metrics.jwtExpiry(source: "a", expiresAt: nil)
+        metrics.jwtExpiry(source: "b", expiresAt: Date(timeIntervalSince1970: 1_900_000_000))
+        #expect(samples(metrics, prefix: "etcha_source_jwt_expiry") == [
+            #"etcha_source_jwt_expiry_timestamp_seconds{name="a"} 0.0"#,
+            #"etcha_source_jwt_expiry_timestamp_seconds{name="b"} 1900000000.0"#,
+        ])
+    }
+
+    @Test func processMetricsComeFromProcSelf() throws {
+        let metrics = EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "t")
+        let text = String(decoding: metrics.exposition(), as: UTF8.self)
+        func value(_ name: String) throws -> Double {
+            let line = try #require(text.split(separator: "\n").first { $0.hasPrefix(name + " ") })
+            return try #require(Double(line.split(separator: " ")[1]))
+        }
+        #expect(try value("process_resident_memory_bytes") > 1_000_000)
+        #expect(try value("process_virtual_memory_bytes") >= value("process_resident_memory_bytes"))
+        #expect(try value("process_open_fds") >= 3)
+        #expect(try value("process_max_fds") >= value("process_open_fds"))
+        #expect(try value("process_cpu_seconds_total") > 0)
+        let start = try value("process_start_time_seconds")
+        #expect(abs(start - Date().timeIntervalSince1970) < 3600)
+    }
+
+    @Test func expositionPassesPromtool() throws {
+        let metrics = EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "t")
+        let origin = RunOrigin(source: "web", trigger: .webhook, remoteAddr: "::1")
+        metrics.commandRan(id: "quote \" and \\ back", parentID: "", mode: .change, failed: false, origin: origin)
+        metrics.sourceRan(origin: origin, failed: false, changed: 1, removed: 0, duration: .milliseconds(3))
+        metrics.shell(source: "web", publicKey: "", remoteAddr: "", open: false)
+        metrics.jwtExpiry(source: "web", expiresAt: nil)
+        let promtool = try #require(
+            ["/usr/bin/promtool", "/usr/local/bin/promtool"].first { FileManager.default.isExecutableFile(atPath: $0) },
+            "promtool is installed by the test command (Debian package prometheus)")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: promtool)
+        process.arguments = ["check", "metrics"]
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        input.fileHandleForWriting.write(Data(metrics.exposition()))
+        try input.fileHandleForWriting.close()
+        let findings = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(findings == "")
+        #expect(process.terminationStatus == 0)
+    }
+}
