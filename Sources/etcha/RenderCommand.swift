@@ -28,6 +28,9 @@ struct RenderCommand: AsyncParsableCommand {
 struct VersionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version and build date.")
 
+    /// Accepted like every verb's, though the version reads no configuration.
+    @OptionGroup var global: GlobalOptions
+
     func run() {
         print("etcha \(AgentVersion.current) (built \(AgentVersion.buildDate))")
     }

@@ -58,22 +58,22 @@ enum StepRunner {
                         workingDirectory: exec.workDir.isEmpty ? nil : FilePath(exec.workDir),
                         platformOptions: options, input: .string(stdin), output: .sequence, error: .combinedWithOutput
                     ) { execution in
-                        process.group.withLock { $0 = execution.processIdentifier.value }
+                        process.started(execution.processIdentifier.value)
                         return try await collect(execution.standardOutput)
                     }
-                    process.group.withLock { $0 = nil }
+                    process.finished()
                     var result = StepResult(status: nil, output: run.closureResult, failure: nil)
                     switch run.terminationStatus {
                     case .exited(let code): result.status = code
                     case .signaled(let signal): result.failure = "killed by signal \(signal)"
                     }
-                    if process.timedOut.load(ordering: .acquiring) {
+                    if process.expired {
                         result.status = nil
                         result.failure = "timed out"
                     }
                     return result
                 } catch {
-                    process.group.withLock { $0 = nil }
+                    process.finished()
                     return StepResult(status: nil, output: "", failure: "cannot run \(argv[0]): \(error)")
                 }
             }
@@ -81,12 +81,7 @@ enum StepRunner {
                 // The deadline kills the whole group: the script, its children and anything they forked.
                 try? await Task.sleep(until: deadline, clock: .continuous)
                 guard !Task.isCancelled else { return nil }
-                process.group.withLock { pid in
-                    if let pid {
-                        process.timedOut.store(true, ordering: .releasing)
-                        kill(-pid, SIGKILL)
-                    }
-                }
+                process.expire()
                 return nil
             }
             var outcome = StepResult(status: nil, output: "", failure: "did not run")
@@ -168,12 +163,44 @@ enum StepRunner {
     }
 }
 
-/// The process group of a running step, shared by the task that runs it and the deadline that kills it.
+/// The process group of a running step, shared by the task that runs it and the deadline that kills
+/// it. Either may come first: a deadline that passes before the spawn finishes kills the group as
+/// soon as it exists.
 private final class RunningProcess: Sendable {
-    /// The group's id while the step runs; nil before it starts and once it is reaped.
-    let group = Mutex<pid_t?>(nil)
-    /// Set when the deadline killed the group.
-    let timedOut = Atomic<Bool>(false)
+    private struct State {
+        /// The group's id while the step runs; nil before it starts and once it is reaped.
+        var group: pid_t?
+        /// Whether the deadline has passed.
+        var expired = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Records the spawned group; kills it at once when the deadline already passed.
+    func started(_ pid: pid_t) {
+        state.withLock {
+            $0.group = pid
+            if $0.expired { kill(-pid, SIGKILL) }
+        }
+    }
+
+    /// The step is over: the group id may be reused from now on, so it is forgotten.
+    func finished() {
+        state.withLock { $0.group = nil }
+    }
+
+    /// The deadline passed: kill the group if it runs.
+    func expire() {
+        state.withLock {
+            $0.expired = true
+            if let pid = $0.group { kill(-pid, SIGKILL) }
+        }
+    }
+
+    /// Whether the deadline passed while the step ran.
+    var expired: Bool {
+        state.withLock { $0.expired }
+    }
 }
 
 /// A user looked up by name or UID, with its primary and supplementary groups.

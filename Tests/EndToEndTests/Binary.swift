@@ -1,0 +1,102 @@
+import Foundation
+
+/// The built `etcha` executable, run as an operator would run it.
+enum Binary {
+    /// `etcha`, next to this test bundle in the build directory.
+    static let path: String = {
+        let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        return me.deletingLastPathComponent().appendingPathComponent("etcha").path
+    }()
+
+    /// The repository root (for `examples/`).
+    static let repository: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.path
+    }()
+
+    struct Outcome {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs `etcha arguments…` in `directory` and waits for it (killing it after `timeout`).
+    static func run(
+        _ arguments: [String], in directory: String? = nil, environment: [String: String] = [:],
+        timeout: TimeInterval = 60
+    ) throws -> Outcome {
+        let process = try start(arguments, in: directory, environment: environment)
+        return wait(for: process, timeout: timeout)
+    }
+
+    /// A started `etcha` whose output is collected in files (so nothing blocks on a full pipe).
+    final class Running: @unchecked Sendable {
+        let process: Process
+        let stdoutFile: String
+        let stderrFile: String
+
+        init(process: Process, stdoutFile: String, stderrFile: String) {
+            self.process = process
+            self.stdoutFile = stdoutFile
+            self.stderrFile = stderrFile
+        }
+
+        var stderr: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
+        var stdout: String { (try? String(contentsOfFile: stdoutFile, encoding: .utf8)) ?? "" }
+    }
+
+    static func start(_ arguments: [String], in directory: String?, environment: [String: String]) throws -> Running {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ETCHA_") }
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("etcha-e2e-\(UUID().uuidString)").path
+        FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
+        process.standardError = FileHandle(forWritingAtPath: base + ".err")
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return Running(process: process, stdoutFile: base + ".out", stderrFile: base + ".err")
+    }
+
+    static func wait(for running: Running, timeout: TimeInterval) -> Outcome {
+        let deadline = Date().addingTimeInterval(timeout)
+        while running.process.isRunning && Date() < deadline { usleep(20_000) }
+        if running.process.isRunning {
+            running.process.terminate()
+            kill(running.process.processIdentifier, SIGKILL)
+        }
+        running.process.waitUntilExit()
+        defer {
+            try? FileManager.default.removeItem(atPath: running.stdoutFile)
+            try? FileManager.default.removeItem(atPath: running.stderrFile)
+        }
+        return Outcome(status: running.process.terminationStatus, stdout: running.stdout, stderr: running.stderr)
+    }
+}
+
+/// A fresh directory removed when done.
+final class Scratch {
+    let path: String
+
+    init() {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("etcha-e2e-\(UUID().uuidString)").path
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+
+    @discardableResult
+    func write(_ name: String, _ text: String) -> String {
+        let file = "\(path)/\(name)"
+        try! text.write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    func read(_ name: String) -> String? { try? String(contentsOfFile: "\(path)/\(name)", encoding: .utf8) }
+}

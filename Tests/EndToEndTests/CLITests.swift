@@ -1,0 +1,139 @@
+import Foundation
+import Testing
+
+/// The real `etcha` binary: verbs, global options, configuration errors and listen-mode lifecycle.
+@Suite struct CLITests {
+    @Test func localRunsTheExamplePatternThatImportsALibrary() throws {
+        let scratch = Scratch()
+        let pattern = "\(Binary.repository)/examples/patterns/local/main.jsonnet"
+        let env = ["ETCHA_EXAMPLE_DIR": "\(scratch.path)/out"]
+        let check = try Binary.run(["local", "--check", pattern], environment: env)
+        #expect(check.status == 0)
+        #expect(check.stdout.contains("Changed 3: directory, file \(scratch.path)/out/hostname, file \(scratch.path)/out/greeting"))
+        #expect(scratch.read("out/greeting") == nil)
+
+        let change = try Binary.run(["local", pattern], environment: env)
+        #expect(change.status == 0, "\(change.stderr)")
+        #expect(change.stdout.contains("files updated in \(scratch.path)/out\n"))
+        #expect(change.stdout.contains("Changed 4: directory, file \(scratch.path)/out/hostname, file \(scratch.path)/out/greeting, report"))
+        #expect(scratch.read("out/greeting") == "hello from etcha")
+
+        let again = try Binary.run(["local", pattern], environment: env)
+        #expect(again.stdout == "No changes\n")
+
+        let remove = try Binary.run(["local", "--remove", pattern], environment: env)
+        #expect(remove.status == 0, "\(remove.stderr)")
+        #expect(remove.stdout.contains("Removed 3:"))
+        #expect(!FileManager.default.fileExists(atPath: "\(scratch.path)/out"))
+    }
+
+    @Test func localSnippetAndFailureStatus() throws {
+        let ok = try Binary.run(["local", "{id: 'hi', always: true, change: 'echo hi'}"])
+        #expect(ok.status == 0)
+        #expect(ok.stdout == "Changed 1: hi\n")
+        let bad = try Binary.run(["local", "{id: 'bad', always: true, change: 'exit 7'}"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("error: bad: change: exited 7"))
+    }
+
+    @Test func renderPrintsJSON() throws {
+        let out = try Binary.run(["render", "{id: 'a', change: 'echo ' + (1 + 1)}"])
+        #expect(out.status == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any]
+        let run = json?["run"] as? [[String: Any]]
+        #expect(run?.first?["change"] as? String == "echo 2")
+    }
+
+    @Test func configurationErrorsNameTheKeyAndStopStartup() throws {
+        let scratch = Scratch()
+        let marker = "\(scratch.path)/ran"
+        scratch.write("etcha.json", """
+            {"sources": {"web": {"runFrequency": "5x", "commands": [{"id": "a", "always": true, "change": "touch \(marker)"}]}}}
+            """)
+        let out = try Binary.run(["run", "--once"], in: scratch.path)
+        #expect(out.status != 0)
+        #expect(out.stderr == "error: sources.web.runFrequency: \"5x\" is not a duration (use Go syntax such as 90s, 10m, 1h30m)\n")
+        #expect(!FileManager.default.fileExists(atPath: marker))
+
+        let unknown = try Binary.run(["-x", "run_stateDirr=/x", "version"])
+        #expect(unknown.status == 0)  // version reads no configuration
+        let badKey = try Binary.run(["-x", "run_stateDirr=/x", "run", "--once"], in: scratch.path)
+        #expect(badKey.stderr == "error: -x run_stateDirr: no such configuration key\n")
+    }
+
+    @Test func globalOptionsWorkBeforeAndAfterTheVerb() throws {
+        let scratch = Scratch()
+        let config = scratch.write("c.json", #"{"vars": {"who": "file"}}"#)
+        let snippet = "{id: std.native('getConfig')().vars.who}"
+        for arguments in [["-c", config, "render", snippet], ["render", "-c", config, snippet],
+                          ["-c", config, "-x", "vars_who=flag", "render", snippet]] {
+            let out = try Binary.run(arguments)
+            #expect(out.status == 0, "\(arguments): \(out.stderr)")
+            #expect(out.stdout.contains(arguments.contains("vars_who=flag") ? "\"flag\"" : "\"file\""))
+        }
+        let env = try Binary.run(["-c", config, "render", snippet], environment: ["ETCHA_VARS_WHO": "env"])
+        #expect(env.stdout.contains("\"env\""))
+    }
+
+    @Test(arguments: [[], ["run"], ["local"], ["render"], ["version"]])
+    func everyVerbHasHelp(verb: [String]) throws {
+        let out = try Binary.run(verb + ["--help"])
+        #expect(out.status == 0)
+        #expect(out.stdout.contains("USAGE: etcha"))
+    }
+
+    @Test func versionPrintsVersionAndBuildDate() throws {
+        let out = try Binary.run(["version"])
+        #expect(out.stdout.hasPrefix("etcha 0.1.0 (built 20"))
+    }
+
+    @Test func runOnceRunsStaticCommandsAndReportsFailure() throws {
+        let scratch = Scratch()
+        scratch.write("etcha.json", """
+            {"sources": {"a": {"commands": [{"id": "a", "always": true, "change": "echo a > \(scratch.path)/a"}]},
+                         "t": {"triggerOnly": true, "commands": [{"id": "t", "always": true, "change": "touch \(scratch.path)/t"}]}}}
+            """)
+        let out = try Binary.run(["run", "--once"], in: scratch.path)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(scratch.read("a") == "a\n")
+        #expect(scratch.read("t") == nil)
+        let failing = try Binary.run(["run", "--once", "-x", #"sources_a_commands=[{"id": "x", "always": true, "change": "exit 1"}]"#],
+                                     in: scratch.path)
+        #expect(failing.status == 1)
+        #expect(failing.stderr.contains("level=error"))
+    }
+
+    @Test func exitEventStopsTheAgentWithStatusZero() throws {
+        let scratch = Scratch()
+        scratch.write("etcha.json", """
+            {"sources": {"bye": {"eventsSend": "exit", "commands": [
+                {"id": "bye", "always": true, "change": "echo bye", "onChange": ["etcha:exit"]}]}}}
+            """)
+        let out = try Binary.run(["run"], in: scratch.path, timeout: 20)
+        #expect(out.status == 0)
+        #expect(out.stderr.contains("exit event: stopping"))
+        #expect(out.stderr.contains("level=info msg=stopped"))
+    }
+
+    @Test func sigtermStopsTheAgentWithStatusZero() throws {
+        let scratch = Scratch()
+        scratch.write("etcha.json", """
+            {"sources": {"tick": {"runFrequency": "1s", "commands": [{"id": "t", "always": true, "change": "true"}]}}}
+            """)
+        let running = try Binary.start(["run"], in: scratch.path, environment: [:])
+        let deadline = Date().addingTimeInterval(10)
+        while !running.stderr.contains("msg=starting") && Date() < deadline { usleep(20_000) }
+        kill(running.process.processIdentifier, SIGTERM)
+        let out = Binary.wait(for: running, timeout: 15)
+        #expect(out.status == 0)
+        #expect(out.stderr.contains("msg=stopped"))
+    }
+
+    @Test func logsCanBeJSON() throws {
+        let out = try Binary.run(["--log-format", "json", "local", "{id: 'j', always: true, change: 'true'}"])
+        let line = try #require(out.stderr.split(separator: "\n").first)
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String]
+        #expect(object?["msg"] == "changed")
+        #expect(object?["commandID"] == "j")
+    }
+}
