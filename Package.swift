@@ -6,7 +6,10 @@ let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let package = Package(
     name: "etcha-agent",
     platforms: [.macOS(.v15)],
-    products: [.executable(name: "etcha", targets: ["etcha"])],
+    products: [
+        .executable(name: "etcha", targets: ["etcha"]),
+        .executable(name: "EngineOverhead", targets: ["EngineOverhead"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -44,6 +47,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "EngineOverhead",
+            dependencies: ["Agent", "Instrumentation", .product(name: "Logging", package: "swift-log")],
+            path: "bench/EngineOverhead",
             swiftSettings: strict
         ),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: strict),

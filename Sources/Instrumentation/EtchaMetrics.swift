@@ -98,38 +98,38 @@ public final class EtchaMetrics: Sendable {
 enum Family {
     static var commands: MetricNameDescriptor {
         MetricNameDescriptor(
-        metricName: "etcha_commands", unitName: "total", helpText: "Commands that have run.")
+            metricName: "etcha_commands", unitName: "total", helpText: "Commands that have run.")
     }
     static var sources: MetricNameDescriptor {
         MetricNameDescriptor(
-        metricName: "etcha_sources", unitName: "total", helpText: "Source runs.")
+            metricName: "etcha_sources", unitName: "total", helpText: "Source runs.")
     }
     static var sourceCommands: MetricNameDescriptor {
         MetricNameDescriptor(
-        metricName: "etcha_sources_commands", unitName: "",
-        helpText: "Commands changed or removed by the source's last run.")
+            metricName: "etcha_sources_commands", unitName: "",
+            helpText: "Commands changed or removed by the source's last run.")
     }
     static var shells: MetricNameDescriptor {
         MetricNameDescriptor(
-        metricName: "etcha_sources_shells", unitName: "", helpText: "Shell sessions: 1 while open, 0 after.")
+            metricName: "etcha_sources_shells", unitName: "", helpText: "Shell sessions: 1 while open, 0 after.")
     }
     static var lastRun: MetricNameDescriptor {
         MetricNameDescriptor(
-        metricName: "etcha_source_last_run_timestamp", unitName: "seconds",
-        helpText: "Unix time of the source's last run, by outcome.")
+            metricName: "etcha_source_last_run_timestamp", unitName: "seconds",
+            helpText: "Unix time of the source's last run, by outcome.")
     }
     static var runDuration: MetricNameDescriptor {
         MetricNameDescriptor(
-        metricName: "etcha_source_run_duration", unitName: "seconds", helpText: "Duration of source runs.")
+            metricName: "etcha_source_run_duration", unitName: "seconds", helpText: "Duration of source runs.")
     }
     static var jwtExpiry: MetricNameDescriptor {
         MetricNameDescriptor(
-        metricName: "etcha_source_jwt_expiry_timestamp", unitName: "seconds",
-        helpText: "Unix time at which the source's JWT expires; 0 when it does not.")
+            metricName: "etcha_source_jwt_expiry_timestamp", unitName: "seconds",
+            helpText: "Unix time at which the source's JWT expires; 0 when it does not.")
     }
     static var buildInfo: MetricNameDescriptor {
         MetricNameDescriptor(
-        metricName: "etcha_build", unitName: "info", helpText: "The agent's version; always 1.")
+            metricName: "etcha_build", unitName: "info", helpText: "The agent's version; always 1.")
     }
     static let durationBuckets: [Duration] = [
         .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500),

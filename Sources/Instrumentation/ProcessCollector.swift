@@ -11,22 +11,26 @@ struct ProcessCollector: Sendable {
     func emit(into buffer: inout [UInt8]) {
         var text = ""
         if let stat = readStat() {
-            text += family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
-                           (stat.utime + stat.stime) / ticksPerSecond)
+            text += family(
+                "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds.",
+                (stat.utime + stat.stime) / ticksPerSecond)
             text += family("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.", stat.vsize)
-            text += family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
-                           stat.rss * pageSize)
-            text += family("process_start_time_seconds", "gauge",
-                           "Start time of the process since unix epoch in seconds.",
-                           bootTime + stat.startTicks / ticksPerSecond)
+            text += family(
+                "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                stat.rss * pageSize)
+            text += family(
+                "process_start_time_seconds", "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                bootTime + stat.startTicks / ticksPerSecond)
         }
         if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
             text += family("process_open_fds", "gauge", "Number of open file descriptors.", Double(fds.count))
         }
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
-            text += family("process_max_fds", "gauge", "Maximum number of open file descriptors.",
-                           Double(limit.rlim_cur))
+            text += family(
+                "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                Double(limit.rlim_cur))
         }
         buffer.append(contentsOf: text.utf8)
     }

@@ -6,7 +6,8 @@ import Foundation
 struct Etcha: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "etcha",
-        abstract: "Run commands from signed patterns: listen for pushes, pull, webhooks and events, and count every run in Prometheus metrics.",
+        abstract:
+            "Run commands from signed patterns: listen for pushes, pull, webhooks and events, and count every run in Prometheus metrics.",
         discussion: """
             Global options (-c, -x, --log-format, --log-level) may come before or after the verb.
             Environment variables ETCHA_<PATH> (e.g. ETCHA_RUN_STATEDIR) override the file; -x overrides both.

@@ -5,16 +5,25 @@ import Logging
 
 /// Options every verb takes, before or after the verb.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .customShort("c"), help: "Configuration file (.json or .jsonnet). Default: etcha.jsonnet, then etcha.json, in the working directory.")
+    @Option(
+        name: .customShort("c"),
+        help:
+            "Configuration file (.json or .jsonnet). Default: etcha.jsonnet, then etcha.json, in the working directory."
+    )
     var config: String?
 
-    @Option(name: .customShort("x"), help: ArgumentHelp("Override a configuration key, e.g. -x run_stateDir=/var/lib/etcha (repeatable).", valueName: "KEY=VALUE"))
+    @Option(
+        name: .customShort("x"),
+        help: ArgumentHelp(
+            "Override a configuration key, e.g. -x run_stateDir=/var/lib/etcha (repeatable).", valueName: "KEY=VALUE"))
     var overrides: [String] = []
 
     @Option(name: .customLong("log-format"), help: "Log line format: logfmt or json.")
     var logFormat: String = LogFormat.logfmt.rawValue
 
-    @Option(name: .customLong("log-level"), help: "Lowest level logged: trace, debug, info, notice, warning, error, critical.")
+    @Option(
+        name: .customLong("log-level"),
+        help: "Lowest level logged: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     /// Names of options that take a value, as they may stand before the verb.

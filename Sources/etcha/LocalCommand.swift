@@ -78,7 +78,8 @@ struct PatternInput {
     var source: PatternSource
 
     init(_ argument: String) {
-        let isFile = (argument.hasSuffix(".jsonnet") || argument.hasSuffix(".json") || argument.hasSuffix(".libsonnet"))
+        let isFile =
+            (argument.hasSuffix(".jsonnet") || argument.hasSuffix(".json") || argument.hasSuffix(".libsonnet"))
             && FileManager.default.fileExists(atPath: argument)
         source = isFile ? .file(argument) : .snippet(argument)
     }

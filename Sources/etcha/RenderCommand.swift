@@ -17,7 +17,8 @@ struct RenderCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (loaded, _) = try global.load()
-        let rendered = try PatternInput(pattern).render(config: loaded.config, exec: ResolvedExec(topLevel: loaded.config.exec))
+        let rendered = try PatternInput(pattern).render(
+            config: loaded.config, exec: ResolvedExec(topLevel: loaded.config.exec))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(rendered.json), as: UTF8.self))
@@ -26,7 +27,8 @@ struct RenderCommand: AsyncParsableCommand {
 
 /// `etcha version`.
 struct VersionCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the version and build date.")
+    static let configuration = CommandConfiguration(
+        commandName: "version", abstract: "Print the version and build date.")
 
     /// Accepted like every verb's, though the version reads no configuration.
     @OptionGroup var global: GlobalOptions

@@ -10,7 +10,8 @@ struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Run sources: startup runs, runFrequency timers and events, until SIGTERM or an exit event.",
-        discussion: "With --once, run every source once (as at startup) and exit; the status is non-zero if a run failed."
+        discussion:
+            "With --once, run every source once (as at startup) and exit; the status is non-zero if a run failed."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -37,7 +38,8 @@ struct RunCommand: AsyncParsableCommand {
                 services: [.init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
-        logger.info("starting", metadata: ["version": "\(AgentVersion.current)", "sources": "\(agent.sources.all.count)"])
+        logger.info(
+            "starting", metadata: ["version": "\(AgentVersion.current)", "sources": "\(agent.sources.all.count)"])
         try await group.run()
         logger.info("stopped")
     }

@@ -18,18 +18,30 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(name: "change: check fails → change runs", mode: .change, check: "exit 1", expected: ["check", "change"], changed: true),
+        Case(
+            name: "change: check fails → change runs", mode: .change, check: "exit 1", expected: ["check", "change"],
+            changed: true),
         Case(name: "change: check passes → no change", mode: .change, check: "exit 0", expected: ["check"]),
         Case(name: "change: no check → nothing", mode: .change, check: nil, expected: []),
-        Case(name: "change: always with passing check", mode: .change, check: "exit 0", always: true, expected: ["check", "change"], changed: true),
-        Case(name: "change: always without check", mode: .change, check: nil, always: true, expected: ["change"], changed: true),
-        Case(name: "check: failing check reported, no change", mode: .check, check: "exit 1", expected: ["check"], changed: true),
+        Case(
+            name: "change: always with passing check", mode: .change, check: "exit 0", always: true,
+            expected: ["check", "change"], changed: true),
+        Case(
+            name: "change: always without check", mode: .change, check: nil, always: true, expected: ["change"],
+            changed: true),
+        Case(
+            name: "check: failing check reported, no change", mode: .check, check: "exit 1", expected: ["check"],
+            changed: true),
         Case(name: "check: passing check", mode: .check, check: "exit 0", expected: ["check"]),
         Case(name: "check: no check", mode: .check, check: nil, expected: []),
-        Case(name: "remove: check passes → remove", mode: .remove, check: "exit 0", expected: ["check", "remove"], removed: true),
+        Case(
+            name: "remove: check passes → remove", mode: .remove, check: "exit 0", expected: ["check", "remove"],
+            removed: true),
         Case(name: "remove: check fails → no remove", mode: .remove, check: "exit 1", expected: ["check"]),
         Case(name: "remove: no check → nothing", mode: .remove, check: nil, expected: []),
-        Case(name: "remove: always with failing check", mode: .remove, check: "exit 1", always: true, expected: ["check", "remove"], removed: true),
+        Case(
+            name: "remove: always with failing check", mode: .remove, check: "exit 1", always: true,
+            expected: ["check", "remove"], removed: true),
     ]
 
     @Test(arguments: cases)
@@ -50,7 +62,8 @@ import Testing
 
     @Test func removeModeWalksTheListBackwards() async throws {
         let dir = TemporaryDirectory()
-        let list = try commands("""
+        let list = try commands(
+            """
             [{"id": "a", "check": "true", "remove": "echo a >> \(dir.path)/log"},
              {"id": "b", "check": "true", "remove": "echo b >> \(dir.path)/log"}]
             """)
@@ -66,10 +79,12 @@ import Testing
 
     @Test func failedChangeStopsTheRunWithoutOnFail() async throws {
         let dir = TemporaryDirectory()
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "exit 3"},
-             {"id": "b", "always": true, "change": "touch \(dir.path)/b"}]
-            """))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "exit 3"},
+                 {"id": "b", "always": true, "change": "touch \(dir.path)/b"}]
+                """))
         #expect(result.errors == ["a: change: exited 3"])
         #expect(!dir.exists("b"))
         #expect(result.changedIDs.isEmpty)
@@ -83,7 +98,8 @@ import Testing
 
     @Test func stdinReachesEveryStep() async throws {
         let dir = TemporaryDirectory()
-        let list = try commands("""
+        let list = try commands(
+            """
             [{"id": "a", "stdin": "hello", "check": "cat > \(dir.path)/check; exit 1", "change": "cat > \(dir.path)/change"}]
             """)
         _ = await run(list)

@@ -9,7 +9,8 @@ import Testing
     /// Runs `list` and returns the `env` dump a final command wrote.
     private func environment(after list: String, mode: CommandMode = .change) async throws -> [String: String] {
         let dir = TemporaryDirectory()
-        let all = try commands("""
+        let all = try commands(
+            """
             [\(list), {"id": "dump", "always": true, "change": "env > \(dir.path)/env", "remove": "env > \(dir.path)/env"}]
             """)
         _ = await run(mode == .remove ? Array(all.reversed()) : all, mode: mode)
@@ -29,18 +30,20 @@ import Testing
     }
 
     @Test func unprefixedVariablesAreClearedByTheNextCommand() async throws {
-        let env = try await environment(after: """
-            {"id": "a", "always": true, "change": "true"}, {"id": "b", "check": "true", "change": "true"}
-            """)
+        let env = try await environment(
+            after: """
+                {"id": "a", "always": true, "change": "true"}, {"id": "b", "check": "true", "change": "true"}
+                """)
         #expect(env["_CHECK"] == "0")
         #expect(env["_CHANGE"] == nil)
     }
 
     @Test func prefixedVariablesPersistWithOutputs() async throws {
-        let env = try await environment(after: """
-            {"id": "a", "envPrefix": "PKG", "check": "echo checked; exit 1", "change": "echo installed"},
-            {"id": "b", "always": true, "change": "exit 0"}
-            """)
+        let env = try await environment(
+            after: """
+                {"id": "a", "envPrefix": "PKG", "check": "echo checked; exit 1", "change": "echo installed"},
+                {"id": "b", "always": true, "change": "exit 0"}
+                """)
         #expect(env["PKG"] == "checked")
         #expect(env["PKG_CHECK"] == "1")
         #expect(env["PKG_CHANGE"] == "0")
@@ -49,14 +52,16 @@ import Testing
     }
 
     @Test func failedChangeIsOne() async throws {
-        let env = try await environment(after: #"{"id": "a", "envPrefix": "A", "always": true, "change": "echo bad; exit 4", "onFail": ["dump"]}"#)
+        let env = try await environment(
+            after: #"{"id": "a", "envPrefix": "A", "always": true, "change": "echo bad; exit 4", "onFail": ["dump"]}"#)
         #expect(env["A_CHANGE"] == "1")
         #expect(env["A_CHANGE_OUT"] == "bad")
     }
 
     @Test func removeVariables() async throws {
         let dir = TemporaryDirectory()
-        let list = try commands("""
+        let list = try commands(
+            """
             [{"id": "dump", "always": true, "remove": "env > \(dir.path)/env"},
              {"id": "a", "envPrefix": "A", "check": "true", "remove": "echo removed"}]
             """)

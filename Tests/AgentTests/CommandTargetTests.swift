@@ -8,40 +8,48 @@ import Testing
 /// no-self rules checked when the pattern is read.
 @Suite struct CommandTargetTests {
     @Test func onChangeByIdRunsTheTarget() async throws {
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "true", "onChange": ["c"]},
-             {"id": "b", "change": "true"},
-             {"id": "c", "change": "true"}]
-            """))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "true", "onChange": ["c"]},
+                 {"id": "b", "change": "true"},
+                 {"id": "c", "change": "true"}]
+                """))
         #expect(result.changedIDs == ["a", "c"])
     }
 
     @Test func onChangeByRegexRunsEveryMatchAfterIt() async throws {
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "true", "onChange": ["restart .*"]},
-             {"id": "restart web", "change": "true"},
-             {"id": "other", "change": "true"},
-             {"id": "restart db", "change": "true"}]
-            """))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "true", "onChange": ["restart .*"]},
+                 {"id": "restart web", "change": "true"},
+                 {"id": "other", "change": "true"},
+                 {"id": "restart db", "change": "true"}]
+                """))
         #expect(result.changedIDs == ["a", "restart web", "restart db"])
     }
 
     @Test func onChangeDoesNotFireWithoutAChange() async throws {
-        let result = await run(try commands("""
-            [{"id": "a", "check": "true", "change": "true", "onChange": ["b"]},
-             {"id": "b", "change": "true"}]
-            """))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "check": "true", "change": "true", "onChange": ["b"]},
+                 {"id": "b", "change": "true"}]
+                """))
         #expect(result.changedIDs.isEmpty)
     }
 
     @Test func onFailRunsTheTargetAndTheRunGoesOn() async throws {
         let dir = TemporaryDirectory()
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "exit 1", "onFail": ["handle"]},
-             {"id": "b", "change": "touch \(dir.path)/b"},
-             {"id": "handle", "change": "touch \(dir.path)/handled"},
-             {"id": "after", "always": true, "change": "touch \(dir.path)/after"}]
-            """))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "exit 1", "onFail": ["handle"]},
+                 {"id": "b", "change": "touch \(dir.path)/b"},
+                 {"id": "handle", "change": "touch \(dir.path)/handled"},
+                 {"id": "after", "always": true, "change": "touch \(dir.path)/after"}]
+                """))
         #expect(dir.exists("handled"))
         #expect(dir.exists("after"))
         #expect(!dir.exists("b"))
@@ -50,34 +58,43 @@ import Testing
     }
 
     @Test func onRemoveTargetsCommandsBeforeIt() async throws {
-        let result = await run(try commands("""
-            [{"id": "a", "remove": "true"},
-             {"id": "b", "always": true, "remove": "true", "onRemove": ["a"]}]
-            """), mode: .remove)
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "remove": "true"},
+                 {"id": "b", "always": true, "remove": "true", "onRemove": ["a"]}]
+                """), mode: .remove)
         #expect(result.removedIDs == ["b", "a"])
     }
 
     @Test func eventsAreCollectedWithIdAndOutput() async throws {
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "echo hi", "onChange": ["etcha:notify"]},
-             {"id": "b", "always": true, "change": "exit 1", "onFail": ["etcha:broken"]}]
-            """))
-        #expect(result.events == [
-            FiredEvent(name: "notify", commandID: "a", output: "hi\n"),
-            FiredEvent(name: "broken", commandID: "b", output: ""),
-        ])
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "echo hi", "onChange": ["etcha:notify"]},
+                 {"id": "b", "always": true, "change": "exit 1", "onFail": ["etcha:broken"]}]
+                """))
+        #expect(
+            result.events == [
+                FiredEvent(name: "notify", commandID: "a", output: "hi\n"),
+                FiredEvent(name: "broken", commandID: "b", output: ""),
+            ])
     }
 
     @Test func onRemoveFiresEvents() async throws {
-        let result = await run(try commands(#"[{"id": "a", "always": true, "remove": "echo gone", "onRemove": ["etcha:removed"]}]"#), mode: .remove)
+        let result = await run(
+            try commands(#"[{"id": "a", "always": true, "remove": "echo gone", "onRemove": ["etcha:removed"]}]"#),
+            mode: .remove)
         #expect(result.events == [FiredEvent(name: "removed", commandID: "a", output: "gone\n")])
     }
 
     @Test func checkModeFollowsTargetsButFiresNoEvents() async throws {
-        let result = await run(try commands("""
-            [{"id": "a", "check": "false", "change": "true", "onChange": ["b", "etcha:x"]},
-             {"id": "b", "check": "true", "change": "true"}]
-            """), mode: .check)
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "check": "false", "change": "true", "onChange": ["b", "etcha:x"]},
+                 {"id": "b", "check": "true", "change": "true"}]
+                """), mode: .check)
         #expect(result.changedIDs == ["a"])
         #expect(result.events.isEmpty)
     }
@@ -89,18 +106,26 @@ import Testing
     }
 
     static let badTargets: [BadTarget] = [
-        BadTarget(json: #"[{"id": "a", "onChange": ["a"]}]"#, message: "run[0] (a).onChange: a command cannot target itself"),
-        BadTarget(json: #"[{"id": "b"}, {"id": "a", "onChange": ["b"]}]"#,
-                  message: "run[1] (a).onChange: target \"b\" must come after the command in the same list"),
-        BadTarget(json: #"[{"id": "a", "onRemove": ["b"]}, {"id": "b"}]"#,
-                  message: "run[0] (a).onRemove: target \"b\" must come before the command in the same list"),
-        BadTarget(json: #"[{"id": "a", "onFail": ["nothing.*"]}, {"id": "b"}]"#,
-                  message: "run[0] (a).onFail: \"nothing.*\" matches no command after it in the same list"),
-        BadTarget(json: #"[{"id": "a", "onChange": ["(unclosed"]}]"#,
-                  message: "run[0] (a).onChange: \"(unclosed\" is neither an id in this list nor a valid regex"),
-        BadTarget(json: #"[{"id": "a", "onChange": ["etcha:"]}]"#, message: "run[0] (a).onChange: \"etcha:\" needs an event name"),
-        BadTarget(json: #"[{"id": "g", "commands": [{"id": "b", "onChange": ["d"]}]}, {"id": "d"}]"#,
-                  message: "run[0] (g).commands[0] (b).onChange: \"d\" matches no command after it in the same list"),
+        BadTarget(
+            json: #"[{"id": "a", "onChange": ["a"]}]"#, message: "run[0] (a).onChange: a command cannot target itself"),
+        BadTarget(
+            json: #"[{"id": "b"}, {"id": "a", "onChange": ["b"]}]"#,
+            message: "run[1] (a).onChange: target \"b\" must come after the command in the same list"),
+        BadTarget(
+            json: #"[{"id": "a", "onRemove": ["b"]}, {"id": "b"}]"#,
+            message: "run[0] (a).onRemove: target \"b\" must come before the command in the same list"),
+        BadTarget(
+            json: #"[{"id": "a", "onFail": ["nothing.*"]}, {"id": "b"}]"#,
+            message: "run[0] (a).onFail: \"nothing.*\" matches no command after it in the same list"),
+        BadTarget(
+            json: #"[{"id": "a", "onChange": ["(unclosed"]}]"#,
+            message: "run[0] (a).onChange: \"(unclosed\" is neither an id in this list nor a valid regex"),
+        BadTarget(
+            json: #"[{"id": "a", "onChange": ["etcha:"]}]"#,
+            message: "run[0] (a).onChange: \"etcha:\" needs an event name"),
+        BadTarget(
+            json: #"[{"id": "g", "commands": [{"id": "b", "onChange": ["d"]}]}, {"id": "d"}]"#,
+            message: "run[0] (g).commands[0] (b).onChange: \"d\" matches no command after it in the same list"),
     ]
 
     @Test(arguments: badTargets)
@@ -118,7 +143,8 @@ import Testing
         #expect(throws: CommandError(.invalid, "run[0] (a).always: expected a boolean, got a string")) {
             try commands(#"[{"id": "a", "always": "yes"}]"#)
         }
-        #expect(throws: CommandError(.invalid, "run[0] (a).envPrefix: \"1X\" is not a valid environment variable name")) {
+        #expect(throws: CommandError(.invalid, "run[0] (a).envPrefix: \"1X\" is not a valid environment variable name"))
+        {
             try commands(#"[{"id": "a", "envPrefix": "1X"}]"#)
         }
     }

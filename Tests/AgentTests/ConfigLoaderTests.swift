@@ -5,8 +5,10 @@ import Testing
 
 /// Reading the configuration: files, overrides, defaults, and errors that name the key path.
 @Suite struct ConfigLoaderTests {
-    private func load(_ json: String? = nil, file name: String = "etcha.json", overrides: [String] = [],
-                      environment: [String: String] = [:]) throws -> LoadedConfig {
+    private func load(
+        _ json: String? = nil, file name: String = "etcha.json", overrides: [String] = [],
+        environment: [String: String] = [:]
+    ) throws -> LoadedConfig {
         let dir = TemporaryDirectory()
         let path = json.map { dir.write(name, $0) }
         return try ConfigLoader(path: path, overrides: overrides, environment: environment).load()
@@ -44,10 +46,12 @@ import Testing
     }
 
     @Test func jsonnetFilesAreRendered() throws {
-        let config = try load("""
+        let config = try load(
+            """
             local port = 4000 + 1;
             { httpServer: { listenAddress: ':%d' % port }, run: { stateDir: std.native('getEnv')('HOME', '/') } }
-            """, file: "etcha.jsonnet").config
+            """, file: "etcha.jsonnet"
+        ).config
         #expect(config.httpServer.listenAddress == ":4001")
         #expect(config.run.stateDir == ProcessInfo.processInfo.environment["HOME"])
     }
@@ -85,30 +89,49 @@ import Testing
 
     @Test func etchaKeysThatDoNothingHereAreWarnings() throws {
         let loaded = try load(#"{"licenseKey": "x", "exec": {"containerImage": "alpine"}}"#)
-        #expect(loaded.warnings.sorted() == [
-            "exec.containerImage is ignored: containers are not supported", "licenseKey is ignored: no license is needed",
-        ])
+        #expect(
+            loaded.warnings.sorted() == [
+                "exec.containerImage is ignored: containers are not supported",
+                "licenseKey is ignored: no license is needed",
+            ])
     }
 
     @Test(arguments: [
-        (#"{"sources": {"web": {"runFrequency": "5x"}}}"#,
-         #"sources.web.runFrequency: "5x" is not a duration (use Go syntax such as 90s, 10m, 1h30m)"#),
+        (
+            #"{"sources": {"web": {"runFrequency": "5x"}}}"#,
+            #"sources.web.runFrequency: "5x" is not a duration (use Go syntax such as 90s, 10m, 1h30m)"#
+        ),
         (#"{"sources": {"web": {"allowpush": true}}}"#, "sources.web.allowpush: unknown key (did you mean allowPush?)"),
         (#"{"nope": 1}"#, "nope: unknown key"),
-        (#"{"sources": {"web": {"allowPush": "yes"}}}"#, #"sources.web.allowPush: expected a boolean, got a string "yes""#),
+        (
+            #"{"sources": {"web": {"allowPush": "yes"}}}"#,
+            #"sources.web.allowPush: expected a boolean, got a string "yes""#
+        ),
         (#"{"run": {"verifyKeys": "k"}}"#, #"run.verifyKeys: expected a list or object, got a string "k""#),
         (#"{"sources": []}"#, "sources: expected an object, got a list"),
         (#"{"run": {"maxShells": 0}}"#, "run.maxShells: must be 1 or more"),
         (#"{"run": {"timeoutWebhook": "0s"}}"#, "run.timeoutWebhook: must be longer than zero"),
         (#"{"httpServer": {"rateLimitRate": "10/m"}}"#, #"httpServer.rateLimitRate: "10/m" is not N-S, N-M or N-H"#),
-        (#"{"sources": {"a": {"eventsSend": "(x"}}}"#, #"sources.a.eventsSend: "(x" is not a valid regular expression"#),
-        (#"{"sources": {"a": {"webhookPaths": ["/etcha/v1/x"]}}}"#,
-         #"sources.a.webhookPaths[0]: "/etcha/v1/x" is under /etcha/, which the agent reserves"#),
-        (#"{"sources": {"a": {"commands": [{"id": "x", "onChange": ["x"]}]}}}"#,
-         "sources.a.commands[0] (x).onChange: a command cannot target itself"),
-        (#"{"sources": {"a": {"commands": [{"change": "x"}]}}}"#, "sources.a.commands[0].id: every command needs an id"),
-        (#"{"exec": {"allowOverride": false}, "sources": {"a": {"exec": {"user": "x"}}}}"#,
-         "sources.a.exec: exec override refused: the parent exec sets allowOverride false"),
+        (
+            #"{"sources": {"a": {"eventsSend": "(x"}}}"#,
+            #"sources.a.eventsSend: "(x" is not a valid regular expression"#
+        ),
+        (
+            #"{"sources": {"a": {"webhookPaths": ["/etcha/v1/x"]}}}"#,
+            #"sources.a.webhookPaths[0]: "/etcha/v1/x" is under /etcha/, which the agent reserves"#
+        ),
+        (
+            #"{"sources": {"a": {"commands": [{"id": "x", "onChange": ["x"]}]}}}"#,
+            "sources.a.commands[0] (x).onChange: a command cannot target itself"
+        ),
+        (
+            #"{"sources": {"a": {"commands": [{"change": "x"}]}}}"#,
+            "sources.a.commands[0].id: every command needs an id"
+        ),
+        (
+            #"{"exec": {"allowOverride": false}, "sources": {"a": {"exec": {"user": "x"}}}}"#,
+            "sources.a.exec: exec override refused: the parent exec sets allowOverride false"
+        ),
     ])
     func badConfigurationNamesTheKeyPath(json: String, message: String) {
         #expect(error(json) == message)

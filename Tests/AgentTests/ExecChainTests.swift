@@ -10,7 +10,8 @@ import Testing
     @Test func childFieldsOverrideAndEnvMerges() throws {
         var top = ResolvedExec.shell
         top.env = ["A": "top", "B": "top"]
-        let merged = try top.overridden(by: Exec(command: "/bin/bash -c", env: ["B": "child"], workDir: "/tmp"), at: "x")
+        let merged = try top.overridden(
+            by: Exec(command: "/bin/bash -c", env: ["B": "child"], workDir: "/tmp"), at: "x")
         #expect(merged.command == "/bin/bash -c")
         #expect(merged.env == ["A": "top", "B": "child"])
         #expect(merged.workDir == "/tmp")
@@ -20,7 +21,10 @@ import Testing
     @Test func overrideRefusedWhenTheParentForbidsIt() throws {
         var top = ResolvedExec.shell
         top.allowOverride = false
-        #expect(throws: CommandError(.execOverrideRefused, "x: exec override refused: the parent exec sets allowOverride false")) {
+        #expect(
+            throws: CommandError(
+                .execOverrideRefused, "x: exec override refused: the parent exec sets allowOverride false")
+        ) {
             try top.overridden(by: Exec(env: ["A": "1"]), at: "x")
         }
         // An empty override changes nothing and is not refused.
@@ -38,9 +42,11 @@ import Testing
     }
 
     @Test func commandExecOverrideRuns() async throws {
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "echo $WHO", "exec": {"env": {"WHO": "command"}}}]
-            """))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "echo $WHO", "exec": {"env": {"WHO": "command"}}}]
+                """))
         #expect(result.changedOutputs == ["command\n"])
     }
 
@@ -48,23 +54,28 @@ import Testing
         let dir = TemporaryDirectory()
         var exec = ResolvedExec.shell
         exec.allowOverride = false
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "touch \(dir.path)/ran", "exec": {"env": {"X": "1"}}}]
-            """), exec: exec)
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "touch \(dir.path)/ran", "exec": {"env": {"X": "1"}}}]
+                """), exec: exec)
         #expect(result.errors == ["a: command a: exec override refused: the parent exec sets allowOverride false"])
         #expect(!dir.exists("ran"))
     }
 
     @Test func workDirAndCommandAreUsed() async throws {
         let dir = TemporaryDirectory()
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "pwd", "exec": {"workDir": "\(dir.path)", "command": "/bin/bash -c"}}]
-            """))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "pwd", "exec": {"workDir": "\(dir.path)", "command": "/bin/bash -c"}}]
+                """))
         #expect(result.changedOutputs == ["\(dir.path)\n"])
     }
 
     @Test func commandLineSplitsLikeAShell() throws {
-        #expect(try splitCommandLine("/usr/bin/bash -e -o pipefail -c") == ["/usr/bin/bash", "-e", "-o", "pipefail", "-c"])
+        #expect(
+            try splitCommandLine("/usr/bin/bash -e -o pipefail -c") == ["/usr/bin/bash", "-e", "-o", "pipefail", "-c"])
         #expect(try splitCommandLine(#"sh -c 'a b' "c \"d\"" e\ f"#) == ["sh", "-c", "a b", #"c "d""#, "e f"])
         #expect(throws: CommandError.self) { try splitCommandLine("sh 'open") }
     }
@@ -72,7 +83,8 @@ import Testing
     @Test func emptyCommandRunsTheScriptItself() async throws {
         var exec = ResolvedExec.shell
         exec.command = ""
-        let result = await run(try commands(#"[{"id": "a", "always": true, "change": "/bin/echo direct"}]"#), exec: exec)
+        let result = await run(
+            try commands(#"[{"id": "a", "always": true, "change": "/bin/echo direct"}]"#), exec: exec)
         #expect(result.changedOutputs == ["direct\n"])
     }
 
@@ -84,16 +96,19 @@ import Testing
     }
 
     @Test(.enabled(if: getuid() == 0)) func userAndGroupRunTheCommandAsThem() async throws {
-        let result = await run(try commands("""
-            [{"id": "a", "always": true, "change": "id -u; id -g", "exec": {"user": "nobody", "group": "nogroup"}}]
-            """))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "a", "always": true, "change": "id -u; id -g", "exec": {"user": "nobody", "group": "nogroup"}}]
+                """))
         let nobody = try #require(getpwnam("nobody"))
         let nogroup = try #require(getgrnam("nogroup"))
         #expect(result.changedOutputs == ["\(nobody.pointee.pw_uid)\n\(nogroup.pointee.gr_gid)\n"])
     }
 
     @Test func unknownUserIsAnError() async throws {
-        let result = await run(try commands(#"[{"id": "a", "always": true, "change": "true", "exec": {"user": "no-such-user-x"}}]"#))
+        let result = await run(
+            try commands(#"[{"id": "a", "always": true, "change": "true", "exec": {"user": "no-such-user-x"}}]"#))
         #expect(result.errors.count == 1)
         #expect(result.changedIDs.isEmpty)
     }

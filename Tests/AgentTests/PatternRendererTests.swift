@@ -9,24 +9,31 @@ import Testing
         let dir = TemporaryDirectory()
         dir.write("lib/util.libsonnet", "{ cmd(name):: { id: name, change: 'echo ' + name } }")
         dir.write("lib/data.json", #"{"name": "from-json"}"#)
-        let main = dir.write("main.jsonnet", """
+        let main = dir.write(
+            "main.jsonnet",
+            """
             local util = import 'lib/util.libsonnet';
             local data = import 'lib/data.json';
             { run: [util.cmd('a'), util.cmd(data.name)] }
             """)
         let rendered = try PatternRenderer.render(.file(main), configuration: .object([:]))
         #expect(rendered.pattern.run.map(\.id) == ["a", "from-json"])
-        #expect(Set(rendered.files.keys) == ["\(dir.path)/main.jsonnet", "\(dir.path)/lib/util.libsonnet", "\(dir.path)/lib/data.json"])
+        #expect(
+            Set(rendered.files.keys) == [
+                "\(dir.path)/main.jsonnet", "\(dir.path)/lib/util.libsonnet", "\(dir.path)/lib/data.json",
+            ])
         #expect(rendered.entrypoint == "\(dir.path)/main.jsonnet")
     }
 
     @Test func inMemoryFilesAsAJWTCarriesThem() throws {
         let rendered = try PatternRenderer.render(
-            .files(entrypoint: "/main.jsonnet", files: [
-                "/main.jsonnet": "local l = import 'lib/l.libsonnet'; { run: [l.c] }",
-                "/lib/l.libsonnet": "{ c: { id: 'x', change: (import '../other.libsonnet').text } }",
-                "/other.libsonnet": "{ text: 'echo mem' }",
-            ]), configuration: .object([:]))
+            .files(
+                entrypoint: "/main.jsonnet",
+                files: [
+                    "/main.jsonnet": "local l = import 'lib/l.libsonnet'; { run: [l.c] }",
+                    "/lib/l.libsonnet": "{ c: { id: 'x', change: (import '../other.libsonnet').text } }",
+                    "/other.libsonnet": "{ text: 'echo mem' }",
+                ]), configuration: .object([:]))
         #expect(rendered.pattern.run.first?.change == "echo mem")
     }
 
@@ -39,17 +46,22 @@ import Testing
     }
 
     @Test func snippetsAreWrappedAsRun() throws {
-        let rendered = try PatternRenderer.render(.snippet("{id: 'a', change: 'x'}, {id: 'b'}"), configuration: .object([:]))
+        let rendered = try PatternRenderer.render(
+            .snippet("{id: 'a', change: 'x'}, {id: 'b'}"), configuration: .object([:]))
         #expect(rendered.pattern.run.map(\.id) == ["a", "b"])
     }
 
     @Test func varsMergeInSpecOrderWithSourceAndSysinfo() throws {
         let dir = TemporaryDirectory()
-        let config = try ConfigLoader(path: dir.write("c.json", """
-            {"vars": {"a": "top", "b": "top", "c": "top"},
-             "sources": {"web": {"vars": {"b": "source", "c": "source"}}},
-             "targets": {"t1": {"vars": {"c": "target"}}}}
-            """)).load().config
+        let config = try ConfigLoader(
+            path: dir.write(
+                "c.json",
+                """
+                {"vars": {"a": "top", "b": "top", "c": "top"},
+                 "sources": {"web": {"vars": {"b": "source", "c": "source"}}},
+                 "targets": {"t1": {"vars": {"c": "target"}}}}
+                """)
+        ).load().config
         let configuration = PatternRenderer.configuration(
             config: config, source: "web", exec: .shell, runVars: ["a": "jwt", "z": "jwt"], target: "t1")
         let vars = try #require(configuration.object?["vars"]?.object)
@@ -72,18 +84,21 @@ import Testing
         let dir = TemporaryDirectory()
         let file = dir.write("value.txt", "file-content")
         setenv("ETCHA_TEST_NATIVE", "env-value", 1)
-        let rendered = try PatternRenderer.render(.snippet("""
-            {id: std.native('getEnv')('ETCHA_TEST_NATIVE', 'no')},
-            {id: std.native('getEnv')('ETCHA_TEST_MISSING', 'env-fallback')},
-            {id: std.native('getFile')('\(file)', 'no')},
-            {id: std.native('getFile')('\(dir.path)/missing', 'file-fallback')},
-            {id: std.native('getCmd')('echo cmd-out', 'no')},
-            {id: std.native('getCmd')('exit 3', 'cmd-fallback')},
-            {id: 'n' + std.native('getEnv')('ETCHA_TEST_MISSING', 7)}
-            """), configuration: .object([:]))
-        #expect(rendered.pattern.run.map(\.id) == [
-            "env-value", "env-fallback", "file-content", "file-fallback", "cmd-out", "cmd-fallback", "n7",
-        ])
+        let rendered = try PatternRenderer.render(
+            .snippet(
+                """
+                {id: std.native('getEnv')('ETCHA_TEST_NATIVE', 'no')},
+                {id: std.native('getEnv')('ETCHA_TEST_MISSING', 'env-fallback')},
+                {id: std.native('getFile')('\(file)', 'no')},
+                {id: std.native('getFile')('\(dir.path)/missing', 'file-fallback')},
+                {id: std.native('getCmd')('echo cmd-out', 'no')},
+                {id: std.native('getCmd')('exit 3', 'cmd-fallback')},
+                {id: 'n' + std.native('getEnv')('ETCHA_TEST_MISSING', 7)}
+                """), configuration: .object([:]))
+        #expect(
+            rendered.pattern.run.map(\.id) == [
+                "env-value", "env-fallback", "file-content", "file-fallback", "cmd-out", "cmd-fallback", "n7",
+            ])
     }
 
     @Test func renderErrorsNameFileAndLine() throws {
@@ -104,12 +119,18 @@ import Testing
 
     @Test func patternKeysAreChecked() throws {
         #expect(throws: CommandError.self) {
-            try PatternRenderer.render(.files(entrypoint: "/m.jsonnet", files: ["/m.jsonnet": "{runn: []}"]), configuration: .object([:]))
+            try PatternRenderer.render(
+                .files(entrypoint: "/m.jsonnet", files: ["/m.jsonnet": "{runn: []}"]), configuration: .object([:]))
         }
-        let rendered = try PatternRenderer.render(.files(entrypoint: "/m.jsonnet", files: ["/m.jsonnet": """
-            {audience: 'a', expiresIn: '1h', id: 'j', issuer: 'i', subject: 's', runVars: {v: 1},
-             runExec: {command: '/bin/sh -c'}, build: [{id: 'b'}]}
-            """]), configuration: .object([:]))
+        let rendered = try PatternRenderer.render(
+            .files(
+                entrypoint: "/m.jsonnet",
+                files: [
+                    "/m.jsonnet": """
+                    {audience: 'a', expiresIn: '1h', id: 'j', issuer: 'i', subject: 's', runVars: {v: 1},
+                     runExec: {command: '/bin/sh -c'}, build: [{id: 'b'}]}
+                    """
+                ]), configuration: .object([:]))
         #expect(rendered.pattern.audience == ["a"])
         #expect(rendered.pattern.expiresIn.duration == .seconds(3600))
         #expect(rendered.pattern.runExec?.command == "/bin/sh -c")

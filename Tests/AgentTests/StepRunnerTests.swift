@@ -52,7 +52,8 @@ import Testing
 
     @Test func stderrAndStdoutAreInterleaved() async throws {
         let result = await StepRunner.run(
-            "echo one; echo two >&2; echo three", exec: .shell, environment: [:], stdin: "", deadline: .now + .seconds(10))
+            "echo one; echo two >&2; echo three", exec: .shell, environment: [:], stdin: "",
+            deadline: .now + .seconds(10))
         #expect(result.output == "one\ntwo\nthree\n")
     }
 
@@ -66,7 +67,8 @@ import Testing
 
     @Test func aThousandRunsLeaveNoZombie() async throws {
         for _ in 0..<1000 {
-            let result = await StepRunner.run("true", exec: .shell, environment: [:], stdin: "", deadline: .now + .seconds(10))
+            let result = await StepRunner.run(
+                "true", exec: .shell, environment: [:], stdin: "", deadline: .now + .seconds(10))
             #expect(result.status == 0)
         }
         #expect(zombieChildren().isEmpty)
@@ -74,10 +76,12 @@ import Testing
 
     @Test func runTimeoutStopsTheRestOfTheRun() async throws {
         let dir = TemporaryDirectory()
-        let result = await run(try commands("""
-            [{"id": "slow", "always": true, "change": "sleep 5"},
-             {"id": "next", "always": true, "change": "touch \(dir.path)/next"}]
-            """), timeout: .milliseconds(300))
+        let result = await run(
+            try commands(
+                """
+                [{"id": "slow", "always": true, "change": "sleep 5"},
+                 {"id": "next", "always": true, "change": "touch \(dir.path)/next"}]
+                """), timeout: .milliseconds(300))
         #expect(result.errors == ["slow: change: timed out"])
         #expect(!dir.exists("next"))
     }

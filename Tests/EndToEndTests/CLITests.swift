@@ -9,13 +9,17 @@ import Testing
         let env = ["ETCHA_EXAMPLE_DIR": "\(scratch.path)/out"]
         let check = try Binary.run(["local", "--check", pattern], environment: env)
         #expect(check.status == 0)
-        #expect(check.stdout.contains("Changed 3: directory, file \(scratch.path)/out/hostname, file \(scratch.path)/out/greeting"))
+        #expect(
+            check.stdout.contains(
+                "Changed 3: directory, file \(scratch.path)/out/hostname, file \(scratch.path)/out/greeting"))
         #expect(scratch.read("out/greeting") == nil)
 
         let change = try Binary.run(["local", pattern], environment: env)
         #expect(change.status == 0, "\(change.stderr)")
         #expect(change.stdout.contains("files updated in \(scratch.path)/out\n"))
-        #expect(change.stdout.contains("Changed 4: directory, file \(scratch.path)/out/hostname, file \(scratch.path)/out/greeting, report"))
+        #expect(
+            change.stdout.contains(
+                "Changed 4: directory, file \(scratch.path)/out/hostname, file \(scratch.path)/out/greeting, report"))
         #expect(scratch.read("out/greeting") == "hello from etcha")
 
         let again = try Binary.run(["local", pattern], environment: env)
@@ -47,12 +51,17 @@ import Testing
     @Test func configurationErrorsNameTheKeyAndStopStartup() throws {
         let scratch = Scratch()
         let marker = "\(scratch.path)/ran"
-        scratch.write("etcha.json", """
+        scratch.write(
+            "etcha.json",
+            """
             {"sources": {"web": {"runFrequency": "5x", "commands": [{"id": "a", "always": true, "change": "touch \(marker)"}]}}}
             """)
         let out = try Binary.run(["run", "--once"], in: scratch.path)
         #expect(out.status != 0)
-        #expect(out.stderr == "error: sources.web.runFrequency: \"5x\" is not a duration (use Go syntax such as 90s, 10m, 1h30m)\n")
+        #expect(
+            out.stderr
+                == "error: sources.web.runFrequency: \"5x\" is not a duration (use Go syntax such as 90s, 10m, 1h30m)\n"
+        )
         #expect(!FileManager.default.fileExists(atPath: marker))
 
         let unknown = try Binary.run(["-x", "run_stateDirr=/x", "version"])
@@ -65,8 +74,10 @@ import Testing
         let scratch = Scratch()
         let config = scratch.write("c.json", #"{"vars": {"who": "file"}}"#)
         let snippet = "{id: std.native('getConfig')().vars.who}"
-        for arguments in [["-c", config, "render", snippet], ["render", "-c", config, snippet],
-                          ["-c", config, "-x", "vars_who=flag", "render", snippet]] {
+        for arguments in [
+            ["-c", config, "render", snippet], ["render", "-c", config, snippet],
+            ["-c", config, "-x", "vars_who=flag", "render", snippet],
+        ] {
             let out = try Binary.run(arguments)
             #expect(out.status == 0, "\(arguments): \(out.stderr)")
             #expect(out.stdout.contains(arguments.contains("vars_who=flag") ? "\"flag\"" : "\"file\""))
@@ -89,7 +100,9 @@ import Testing
 
     @Test func runOnceRunsStaticCommandsAndReportsFailure() throws {
         let scratch = Scratch()
-        scratch.write("etcha.json", """
+        scratch.write(
+            "etcha.json",
+            """
             {"sources": {"a": {"commands": [{"id": "a", "always": true, "change": "echo a > \(scratch.path)/a"}]},
                          "t": {"triggerOnly": true, "commands": [{"id": "t", "always": true, "change": "touch \(scratch.path)/t"}]}}}
             """)
@@ -97,15 +110,18 @@ import Testing
         #expect(out.status == 0, "\(out.stderr)")
         #expect(scratch.read("a") == "a\n")
         #expect(scratch.read("t") == nil)
-        let failing = try Binary.run(["run", "--once", "-x", #"sources_a_commands=[{"id": "x", "always": true, "change": "exit 1"}]"#],
-                                     in: scratch.path)
+        let failing = try Binary.run(
+            ["run", "--once", "-x", #"sources_a_commands=[{"id": "x", "always": true, "change": "exit 1"}]"#],
+            in: scratch.path)
         #expect(failing.status == 1)
         #expect(failing.stderr.contains("level=error"))
     }
 
     @Test func exitEventStopsTheAgentWithStatusZero() throws {
         let scratch = Scratch()
-        scratch.write("etcha.json", """
+        scratch.write(
+            "etcha.json",
+            """
             {"sources": {"bye": {"eventsSend": "exit", "commands": [
                 {"id": "bye", "always": true, "change": "echo bye", "onChange": ["etcha:exit"]}]}}}
             """)
@@ -117,7 +133,9 @@ import Testing
 
     @Test func sigtermStopsTheAgentWithStatusZero() throws {
         let scratch = Scratch()
-        scratch.write("etcha.json", """
+        scratch.write(
+            "etcha.json",
+            """
             {"sources": {"tick": {"runFrequency": "1s", "commands": [{"id": "t", "always": true, "change": "true"}]}}}
             """)
         let running = try Binary.start(["run"], in: scratch.path, environment: [:])

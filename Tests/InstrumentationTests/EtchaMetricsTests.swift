@@ -26,30 +26,35 @@ import Testing
         metrics.shell(source: "web", publicKey: "kid2", remoteAddr: "10.1.2.4", open: true)
         metrics.shell(source: "web", publicKey: "kid2", remoteAddr: "10.1.2.4", open: false)
 
-        #expect(samples(metrics, prefix: "etcha_commands_total") == [
-            #"etcha_commands_total{error="0",id="a",mode="change",parent_id="",public_key="kid1",remote_addr="10.1.2.3",source="web"} 2"#,
-            #"etcha_commands_total{error="1",id="a",mode="check",parent_id="",public_key="kid1",remote_addr="10.1.2.3",source="web"} 1"#,
-            #"etcha_commands_total{error="1",id="b",mode="remove",parent_id="g",public_key="",remote_addr="",source="db"} 1"#,
-        ])
-        #expect(samples(metrics, prefix: "etcha_sources_total") == [
-            #"etcha_sources_total{error="0",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 2"#,
-            #"etcha_sources_total{error="1",name="db",public_key="",remote_addr="",trigger="pull"} 1"#,
-        ])
-        #expect(samples(metrics, prefix: "etcha_sources_commands") == [
-            #"etcha_sources_commands{mode="change",name="db",public_key="",remote_addr="",trigger="pull"} 0.0"#,
-            #"etcha_sources_commands{mode="change",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 1.0"#,
-            #"etcha_sources_commands{mode="remove",name="db",public_key="",remote_addr="",trigger="pull"} 0.0"#,
-            #"etcha_sources_commands{mode="remove",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 3.0"#,
-        ])
-        #expect(samples(metrics, prefix: "etcha_sources_shells") == [
-            #"etcha_sources_shells{name="web",public_key="kid1",remote_addr="10.1.2.3"} 1.0"#,
-            #"etcha_sources_shells{name="web",public_key="kid2",remote_addr="10.1.2.4"} 0.0"#,
-        ])
+        #expect(
+            samples(metrics, prefix: "etcha_commands_total") == [
+                #"etcha_commands_total{error="0",id="a",mode="change",parent_id="",public_key="kid1",remote_addr="10.1.2.3",source="web"} 2"#,
+                #"etcha_commands_total{error="1",id="a",mode="check",parent_id="",public_key="kid1",remote_addr="10.1.2.3",source="web"} 1"#,
+                #"etcha_commands_total{error="1",id="b",mode="remove",parent_id="g",public_key="",remote_addr="",source="db"} 1"#,
+            ])
+        #expect(
+            samples(metrics, prefix: "etcha_sources_total") == [
+                #"etcha_sources_total{error="0",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 2"#,
+                #"etcha_sources_total{error="1",name="db",public_key="",remote_addr="",trigger="pull"} 1"#,
+            ])
+        #expect(
+            samples(metrics, prefix: "etcha_sources_commands") == [
+                #"etcha_sources_commands{mode="change",name="db",public_key="",remote_addr="",trigger="pull"} 0.0"#,
+                #"etcha_sources_commands{mode="change",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 1.0"#,
+                #"etcha_sources_commands{mode="remove",name="db",public_key="",remote_addr="",trigger="pull"} 0.0"#,
+                #"etcha_sources_commands{mode="remove",name="web",public_key="kid1",remote_addr="10.1.2.3",trigger="push"} 3.0"#,
+            ])
+        #expect(
+            samples(metrics, prefix: "etcha_sources_shells") == [
+                #"etcha_sources_shells{name="web",public_key="kid1",remote_addr="10.1.2.3"} 1.0"#,
+                #"etcha_sources_shells{name="web",public_key="kid2",remote_addr="10.1.2.4"} 0.0"#,
+            ])
         #expect(samples(metrics, prefix: "etcha_build_info") == [#"etcha_build_info{version="1.2.3"} 1.0"#])
-        #expect(samples(metrics, prefix: "etcha_source_run_duration_seconds_count") == [
-            #"etcha_source_run_duration_seconds_count{name="db",trigger="pull"} 1"#,
-            #"etcha_source_run_duration_seconds_count{name="web",trigger="push"} 2"#,
-        ])
+        #expect(
+            samples(metrics, prefix: "etcha_source_run_duration_seconds_count") == [
+                #"etcha_source_run_duration_seconds_count{name="db",trigger="pull"} 1"#,
+                #"etcha_source_run_duration_seconds_count{name="web",trigger="push"} 2"#,
+            ])
         let lastRun = samples(metrics, prefix: "etcha_source_last_run_timestamp_seconds")
         #expect(lastRun.count == 2)
         #expect(lastRun.contains { $0.hasPrefix(#"etcha_source_last_run_timestamp_seconds{error="1",name="db"}"#) })
@@ -59,10 +64,11 @@ import Testing
         let metrics = EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "t")
         metrics.jwtExpiry(source: "a", expiresAt: nil)
         metrics.jwtExpiry(source: "b", expiresAt: Date(timeIntervalSince1970: 1_900_000_000))
-        #expect(samples(metrics, prefix: "etcha_source_jwt_expiry") == [
-            #"etcha_source_jwt_expiry_timestamp_seconds{name="a"} 0.0"#,
-            #"etcha_source_jwt_expiry_timestamp_seconds{name="b"} 1900000000.0"#,
-        ])
+        #expect(
+            samples(metrics, prefix: "etcha_source_jwt_expiry") == [
+                #"etcha_source_jwt_expiry_timestamp_seconds{name="a"} 0.0"#,
+                #"etcha_source_jwt_expiry_timestamp_seconds{name="b"} 1900000000.0"#,
+            ])
     }
 
     @Test func processMetricsComeFromProcSelf() throws {

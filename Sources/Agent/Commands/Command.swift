@@ -93,12 +93,14 @@ public struct Command: Sendable, Hashable {
                 var values: [String] = []
                 for (index, item) in items.enumerated() {
                     guard let value = item.string else {
-                        throw CommandError(.invalid, "\(path).\(key)[\(index)]: expected a string, got \(item.typeName)")
+                        throw CommandError(
+                            .invalid, "\(path).\(key)[\(index)]: expected a string, got \(item.typeName)")
                     }
                     values.append(value)
                 }
                 return values
-            case let other?: throw CommandError(.invalid, "\(path).\(key): expected a list of strings, got \(other.typeName)")
+            case let other?:
+                throw CommandError(.invalid, "\(path).\(key): expected a list of strings, got \(other.typeName)")
             }
         }
         id = try string("id")

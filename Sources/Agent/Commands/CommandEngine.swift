@@ -38,7 +38,9 @@ public struct CommandEngine: Sendable {
         public var deadline: ContinuousClock.Instant
 
         /// Makes a context.
-        public init(exec: ResolvedExec, environment: [String: String], origin: RunOrigin, deadline: ContinuousClock.Instant) {
+        public init(
+            exec: ResolvedExec, environment: [String: String], origin: RunOrigin, deadline: ContinuousClock.Instant
+        ) {
             self.exec = exec
             self.environment = environment
             self.origin = origin
@@ -161,13 +163,15 @@ public struct CommandEngine: Sendable {
             return Outcome(targets: command.onChange.filter { CommandTargets.event($0) == nil })
         case .change:
             guard command.always || checkFailed || triggered, !command.change.isEmpty else { return Outcome() }
-            return await act(command, script: command.change, mode: .change, parentID: parentID, exec: exec,
-                             logger: logger, state: &state)
+            return await act(
+                command, script: command.change, mode: .change, parentID: parentID, exec: exec,
+                logger: logger, state: &state)
         case .remove:
             let removable = command.always || (!command.check.isEmpty && !checkFailed) || triggered
             guard removable, !command.remove.isEmpty else { return Outcome() }
-            return await act(command, script: command.remove, mode: .remove, parentID: parentID, exec: exec,
-                             logger: logger, state: &state)
+            return await act(
+                command, script: command.remove, mode: .remove, parentID: parentID, exec: exec,
+                logger: logger, state: &state)
         }
     }
 
@@ -183,8 +187,9 @@ public struct CommandEngine: Sendable {
         if !command.envPrefix.isEmpty { state.set("_\(name)_OUT", of: command, to: result.output) }
         guard result.succeeded else {
             let reason = result.failure ?? "exited \(result.status ?? -1)"
-            var outcome = fail(command, "\(mode == .change ? "change" : "remove"): \(reason)", output: result.output,
-                               logger: logger, state: &state)
+            var outcome = fail(
+                command, "\(mode == .change ? "change" : "remove"): \(reason)", output: result.output,
+                logger: logger, state: &state)
             outcome.targets = command.onFail
             outcome.proceed = !command.onFail.isEmpty && ContinuousClock.now < state.context.deadline
             return outcome
@@ -222,7 +227,8 @@ public struct CommandEngine: Sendable {
     }
 
     private func count(_ command: Command, parentID: String, mode: CommandMode, failed: Bool, state: RunState) {
-        metrics?.commandRan(id: command.id, parentID: parentID, mode: mode, failed: failed, origin: state.context.origin)
+        metrics?.commandRan(
+            id: command.id, parentID: parentID, mode: mode, failed: failed, origin: state.context.origin)
     }
 
     private func stepLogger(_ command: Command, mode: CommandMode, origin: RunOrigin) -> Logger {

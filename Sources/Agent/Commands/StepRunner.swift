@@ -130,7 +130,8 @@ enum StepRunner {
         options.createSession = true
         guard !exec.user.isEmpty || !exec.group.isEmpty else { return options }
         guard getuid() == 0 else {
-            throw CommandError(.spawnFailed, "exec.user/exec.group: running as another user needs the agent to run as root")
+            throw CommandError(
+                .spawnFailed, "exec.user/exec.group: running as another user needs the agent to run as root")
         }
         if !exec.user.isEmpty {
             guard let account = UserAccount(exec.user) else {
@@ -154,7 +155,9 @@ enum StepRunner {
     /// agent's `PATH`.
     static func resolveExecutable(_ name: String) -> String? {
         if name.contains("/") { return name }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let path =
+            ProcessInfo.processInfo.environment["PATH"]
+            ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }

@@ -25,7 +25,9 @@ public struct ConfigLoader: Sendable {
     public var environment: [String: String]
 
     /// Makes a loader; `environment` defaults to the process's.
-    public init(path: String?, overrides: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(
+        path: String?, overrides: [String] = [], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
         self.path = path
         self.overrides = overrides
         self.environment = environment
@@ -49,7 +51,9 @@ public struct ConfigLoader: Sendable {
         let file: String
         if let path {
             file = path
-        } else if let found = ["etcha.jsonnet", "etcha.json"].first(where: { FileManager.default.fileExists(atPath: $0) }) {
+        } else if let found = ["etcha.jsonnet", "etcha.json"].first(where: {
+            FileManager.default.fileExists(atPath: $0)
+        }) {
             file = found
         } else {
             return .object([:])
@@ -98,13 +102,16 @@ public struct ConfigLoader: Sendable {
             }
             var result: [String: JSON] = [:]
             for key in members.keys where children[key] == nil {
-                let hint = children.keys.first { $0.lowercased() == key.lowercased() }.map { " (did you mean \($0)?)" } ?? ""
+                let hint =
+                    children.keys.first { $0.lowercased() == key.lowercased() }.map { " (did you mean \($0)?)" } ?? ""
                 throw ConfigError(join(path, key), "unknown key\(hint)")
             }
             for (key, child) in children {
                 let childPath = join(path, key)
-                if let value = try normalize(members[key], shape: child, path: childPath,
-                                             aliases: ConfigSchema.aliases[childPath] ?? [:], warnings: &warnings) {
+                if let value = try normalize(
+                    members[key], shape: child, path: childPath,
+                    aliases: ConfigSchema.aliases[childPath] ?? [:], warnings: &warnings)
+                {
                     result[key] = value
                 }
             }
@@ -113,7 +120,8 @@ public struct ConfigLoader: Sendable {
         case .map(let element):
             var result: [String: JSON] = [:]
             for (name, value) in try objectMembers(tree, path: path) {
-                result[name] = try normalize(value, shape: element, path: join(path, name), aliases: [:], warnings: &warnings)
+                result[name] =
+                    try normalize(value, shape: element, path: join(path, name), aliases: [:], warnings: &warnings)
                     ?? .object([:])
             }
             return .object(result)

@@ -53,11 +53,13 @@ struct ConfigOverrides {
             else { return nil }
             return [key] + rest
         case .object(let children):
-            let name = children.keys.first { $0.lowercased() == first.lowercased() }
+            let name =
+                children.keys.first { $0.lowercased() == first.lowercased() }
                 ?? aliases.first { $0.key.lowercased() == first.lowercased() }?.value
             guard let name, let child = children[name],
-                let rest = resolve(segments.dropFirst(), shape: child, tree: tree?.object?[name],
-                                   aliases: ConfigSchema.aliases[name] ?? [:])
+                let rest = resolve(
+                    segments.dropFirst(), shape: child, tree: tree?.object?[name],
+                    aliases: ConfigSchema.aliases[name] ?? [:])
             else { return nil }
             return [name] + rest
         case .map(let element):
@@ -65,7 +67,8 @@ struct ConfigOverrides {
             for count in stride(from: segments.count, through: 1, by: -1) {
                 let candidate = segments.prefix(count).joined(separator: "_")
                 if let key = existingKey(candidate, in: tree),
-                    let rest = resolve(segments.dropFirst(count), shape: element, tree: tree?.object?[key], aliases: [:])
+                    let rest = resolve(
+                        segments.dropFirst(count), shape: element, tree: tree?.object?[key], aliases: [:])
                 {
                     return [key] + rest
                 }

@@ -9,13 +9,18 @@ enum ConfigValidator {
         guard run.randomizedStartDelaySec >= 0 else {
             throw ConfigError("run.randomizedStartDelaySec", "must be 0 or more")
         }
-        for (key, timeout) in [("timeoutPush", run.timeoutPush), ("timeoutShell", run.timeoutShell),
-                               ("timeoutWebhook", run.timeoutWebhook)] where timeout.duration <= .zero {
+        for (key, timeout) in [
+            ("timeoutPush", run.timeoutPush), ("timeoutShell", run.timeoutShell),
+            ("timeoutWebhook", run.timeoutWebhook),
+        ] where timeout.duration <= .zero {
             throw ConfigError("run.\(key)", "must be longer than zero")
         }
-        guard config.httpServer.maxBodyBytes > 0 else { throw ConfigError("httpServer.maxBodyBytes", "must be more than 0") }
+        guard config.httpServer.maxBodyBytes > 0 else {
+            throw ConfigError("httpServer.maxBodyBytes", "must be more than 0")
+        }
         guard RateLimitRate(parsing: config.httpServer.rateLimitRate) != nil else {
-            throw ConfigError("httpServer.rateLimitRate", "\"\(config.httpServer.rateLimitRate)\" is not N-S, N-M or N-H")
+            throw ConfigError(
+                "httpServer.rateLimitRate", "\"\(config.httpServer.rateLimitRate)\" is not N-S, N-M or N-H")
         }
         guard config.build.pushMaxWorkers >= 0 else { throw ConfigError("build.pushMaxWorkers", "must be 0 or more") }
 
@@ -23,7 +28,9 @@ enum ConfigValidator {
         var commands: [String: [Command]] = [:]
         for (name, source) in config.sources.sorted(by: { $0.key < $1.key }) {
             let path = "sources.\(name)"
-            guard !name.isEmpty, !name.contains("/") else { throw ConfigError(path, "a source name cannot be empty or hold '/'") }
+            guard !name.isEmpty, !name.contains("/") else {
+                throw ConfigError(path, "a source name cannot be empty or hold '/'")
+            }
             do {
                 _ = try topExec.overridden(by: source.exec, at: "\(path).exec")
                 let list = try Command.list(from: source.commands, path: "\(path).commands")
@@ -35,13 +42,16 @@ enum ConfigValidator {
             if !source.eventsSend.isEmpty, (try? Regex(source.eventsSend)) == nil {
                 throw ConfigError("\(path).eventsSend", "\"\(source.eventsSend)\" is not a valid regular expression")
             }
-            guard source.runFrequency.duration >= .zero else { throw ConfigError("\(path).runFrequency", "must not be negative") }
+            guard source.runFrequency.duration >= .zero else {
+                throw ConfigError("\(path).runFrequency", "must not be negative")
+            }
             for (index, webhook) in source.webhookPaths.enumerated() {
                 guard webhook.hasPrefix("/") else {
                     throw ConfigError("\(path).webhookPaths[\(index)]", "\"\(webhook)\" must start with /")
                 }
                 guard webhook != "/etcha", !webhook.hasPrefix("/etcha/") else {
-                    throw ConfigError("\(path).webhookPaths[\(index)]", "\"\(webhook)\" is under /etcha/, which the agent reserves")
+                    throw ConfigError(
+                        "\(path).webhookPaths[\(index)]", "\"\(webhook)\" is under /etcha/, which the agent reserves")
                 }
             }
             switch source.shell {

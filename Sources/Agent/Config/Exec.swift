@@ -94,7 +94,8 @@ public struct ResolvedExec: Sendable, Hashable {
     public func overridden(by child: Exec?, at level: String) throws(CommandError) -> ResolvedExec {
         guard let child, !child.isEmpty else { return self }
         guard allowOverride else {
-            throw CommandError(.execOverrideRefused, "\(level): exec override refused: the parent exec sets allowOverride false")
+            throw CommandError(
+                .execOverrideRefused, "\(level): exec override refused: the parent exec sets allowOverride false")
         }
         // Below the top level an exec allows further overrides only when it says so (Etcha's default is false).
         return applying(child, allowOverride: child.allowOverride ?? false)

@@ -29,7 +29,8 @@ public struct GoDuration: Sendable, Hashable, Codable, CustomStringConvertible {
         let text = try container.decode(String.self)
         guard let parsed = GoDuration(parsing: text) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "\"\(text)\" is not a duration (use Go syntax such as 90s, 10m, 1h30m)")
+                in: container, debugDescription: "\"\(text)\" is not a duration (use Go syntax such as 90s, 10m, 1h30m)"
+            )
         }
         self = parsed
     }

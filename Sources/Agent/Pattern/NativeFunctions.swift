@@ -31,7 +31,7 @@ struct NativeFunctions: Sendable {
 
         private func withParameters(_ names: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> Void) {
             let copies = names.map { strdup($0) }
-            defer { copies.forEach { free($0) } }
+            defer { for copy in copies { free(copy) } }
             let pointers: [UnsafePointer<CChar>?] = copies.map { UnsafePointer($0) } + [nil]
             pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
         }
@@ -90,7 +90,9 @@ private func context(_ raw: UnsafeMutableRawPointer?) -> NativeFunctions.Context
     Unmanaged<NativeFunctions.Context>.fromOpaque(raw!).takeUnretainedValue()
 }
 
-private func getConfigCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+private func getConfigCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
+    -> OpaquePointer?
+{
     let context = context(raw)
     success?.pointee = 1
     return context.make(context.natives.config)
@@ -111,14 +113,20 @@ private func lookUp(
     return context.make(context.scalar(argv[1]))
 }
 
-private func getEnvCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+private func getEnvCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
+    -> OpaquePointer?
+{
     lookUp(raw, argv, success) { ProcessInfo.processInfo.environment[$0] }
 }
 
-private func getFileCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+private func getFileCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
+    -> OpaquePointer?
+{
     lookUp(raw, argv, success) { try? String(contentsOfFile: $0, encoding: .utf8) }
 }
 
-private func getCmdCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+private func getCmdCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
+    -> OpaquePointer?
+{
     lookUp(raw, argv, success) { NativeFunctions.runCommand($0) }
 }

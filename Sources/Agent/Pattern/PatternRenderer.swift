@@ -84,7 +84,8 @@ public enum PatternRenderer {
             throw CommandError(.render, "\(entrypoint): rendered output is not JSON")
         }
         do {
-            return RenderedPattern(pattern: try Pattern(json: json), entrypoint: entrypoint, files: importer.served, json: json)
+            return RenderedPattern(
+                pattern: try Pattern(json: json), entrypoint: entrypoint, files: importer.served, json: json)
         } catch {
             throw CommandError(error.code, "\(entrypoint): \(error.description)")
         }
@@ -95,7 +96,8 @@ extension ResolvedExec {
     /// The exec as Etcha's `exec` object.
     var json: JSON {
         .object([
-            "allowOverride": .bool(allowOverride), "command": .string(command), "env": .object(env.mapValues(JSON.string)),
+            "allowOverride": .bool(allowOverride), "command": .string(command),
+            "env": .object(env.mapValues(JSON.string)),
             "envInherit": .bool(envInherit), "group": .string(group), "sudo": .bool(sudo), "user": .string(user),
             "workDir": .string(workDir),
         ])

@@ -14,8 +14,10 @@ public struct RunRequest: Sendable {
     public var remoteAddr = ""
 
     /// Makes a request.
-    public init(trigger: Trigger, checkOnly: Bool = false, environment: [String: String] = [:],
-                publicKey: String = "", remoteAddr: String = "") {
+    public init(
+        trigger: Trigger, checkOnly: Bool = false, environment: [String: String] = [:],
+        publicKey: String = "", remoteAddr: String = ""
+    ) {
         self.trigger = trigger
         self.checkOnly = checkOnly
         self.environment = environment

@@ -18,7 +18,8 @@ public final class Source: Sendable {
     private let queue: RunQueue
     private let current: Mutex<Pattern>
 
-    init(name: String, settings: SourceConfig, topExec: ResolvedExec, staticCommands: [Command], maxQueued: Int) throws {
+    init(name: String, settings: SourceConfig, topExec: ResolvedExec, staticCommands: [Command], maxQueued: Int) throws
+    {
         self.name = name
         self.settings = settings
         exec = try topExec.overridden(by: settings.exec, at: "sources.\(name).exec")
@@ -60,13 +61,15 @@ public final class Source: Sendable {
         var environment = request.environment
         environment["ETCHA_SOURCE_NAME"] = name
         environment["ETCHA_SOURCE_TRIGGER"] = request.trigger.rawValue
-        let origin = RunOrigin(source: name, trigger: request.trigger, publicKey: request.publicKey,
-                               remoteAddr: request.remoteAddr)
+        let origin = RunOrigin(
+            source: name, trigger: request.trigger, publicKey: request.publicKey,
+            remoteAddr: request.remoteAddr)
         var result: RunResult
         do {
             let exec = try self.exec.overridden(by: pattern.runExec, at: "source \(name): runExec")
-            let context = CommandEngine.Context(exec: exec, environment: environment, origin: origin,
-                                                deadline: started + timeout)
+            let context = CommandEngine.Context(
+                exec: exec, environment: environment, origin: origin,
+                deadline: started + timeout)
             let mode: CommandMode = settings.checkOnly || request.checkOnly ? .check : .change
             result = await engine.run(commands ?? pattern.run, mode: mode, context: context)
         } catch {
@@ -74,8 +77,9 @@ public final class Source: Sendable {
             result.errors.append(error.description)
         }
         if !settings.runMulti { await queue.release() }
-        metrics?.sourceRan(origin: origin, failed: result.failed, changed: result.changedIDs.count,
-                           removed: result.removedIDs.count, duration: ContinuousClock.now - started)
+        metrics?.sourceRan(
+            origin: origin, failed: result.failed, changed: result.changedIDs.count,
+            removed: result.removedIDs.count, duration: ContinuousClock.now - started)
         return result
     }
 }

@@ -18,13 +18,17 @@ public final class SourceSet: Sendable {
     private let onExit: @Sendable () -> Void
 
     /// Builds every source of `loaded`.
-    public init(loaded: LoadedConfig, metrics: EtchaMetrics?, logger: Logger, onExit: @escaping @Sendable () -> Void) throws {
+    public init(loaded: LoadedConfig, metrics: EtchaMetrics?, logger: Logger, onExit: @escaping @Sendable () -> Void)
+        throws
+    {
         let topExec = ResolvedExec(topLevel: loaded.config.exec)
         var sources: [Source] = []
         for (name, settings) in loaded.config.sources.sorted(by: { $0.key < $1.key }) {
-            sources.append(try Source(name: name, settings: settings, topExec: topExec,
-                                      staticCommands: loaded.staticCommands[name] ?? [],
-                                      maxQueued: loaded.config.run.maxQueuedRuns))
+            sources.append(
+                try Source(
+                    name: name, settings: settings, topExec: topExec,
+                    staticCommands: loaded.staticCommands[name] ?? [],
+                    maxQueued: loaded.config.run.maxQueuedRuns))
         }
         all = sources
         byName = Dictionary(uniqueKeysWithValues: sources.map { ($0.name, $0) })
@@ -50,8 +54,9 @@ public final class SourceSet: Sendable {
         var logger = logger
         logger[metadataKey: "source"] = "\(name)"
         logger[metadataKey: "trigger"] = "\(request.trigger.rawValue)"
-        let result = try await source.run(request, timeout: timeout(for: request.trigger), engine: engine.logging(to: logger),
-                                          metrics: metrics)
+        let result = try await source.run(
+            request, timeout: timeout(for: request.trigger), engine: engine.logging(to: logger),
+            metrics: metrics)
         for error in result.errors { logger.error("run failed", metadata: ["error": "\(error)"]) }
         await handle(result.events, from: source, request: request, logger: logger)
         return result
@@ -66,7 +71,8 @@ public final class SourceSet: Sendable {
         for event in events {
             switch event.name {
             case "stdout":
-                logger.info("\(event.output)", metadata: ["commandID": "\(event.commandID)", "event": "stdout"])
+                let output = event.output.hasSuffix("\n") ? String(event.output.dropLast()) : event.output
+                logger.info("\(output)", metadata: ["commandID": "\(event.commandID)", "event": "stdout"])
                 continue
             case "webhookBody", "webhookContentType", "buildManifest":
                 continue  // read by the webhook handler and by build
@@ -89,12 +95,15 @@ public final class SourceSet: Sendable {
 
     /// Runs every source (but `sender`) that receives `event`, in alphabetical order; a failure of one
     /// does not stop the others.
-    public func dispatch(_ event: FiredEvent, from sender: String, publicKey: String = "", remoteAddr: String = "") async {
+    public func dispatch(_ event: FiredEvent, from sender: String, publicKey: String = "", remoteAddr: String = "")
+        async
+    {
         for receiver in all where receiver.name != sender && receiver.receives(event.name) {
             let request = RunRequest(
                 trigger: .event,
                 environment: [
-                    "ETCHA_EVENT_NAME": event.name, "ETCHA_EVENT_ID": event.commandID, "ETCHA_EVENT_OUTPUT": event.output,
+                    "ETCHA_EVENT_NAME": event.name, "ETCHA_EVENT_ID": event.commandID,
+                    "ETCHA_EVENT_OUTPUT": event.output,
                     "ETCHA_EVENT_PUBLIC_KEY": publicKey, "ETCHA_EVENT_SRC": remoteAddr,
                 ], publicKey: publicKey, remoteAddr: remoteAddr)
             do {

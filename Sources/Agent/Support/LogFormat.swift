@@ -53,7 +53,11 @@ public struct LineLogHandler: LogHandler {
     }
 
     static func logfmtQuote(_ value: String) -> String {
-        let plain = !value.isEmpty && value.unicodeScalars.allSatisfy { $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && $0.value < 0x7f }
+        let plain =
+            !value.isEmpty
+            && value.unicodeScalars.allSatisfy {
+                $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && $0.value < 0x7f
+            }
         if plain { return value }
         var out = "\""
         for scalar in value.unicodeScalars {

@@ -1,0 +1,39 @@
+# Everything a newcomer needs on a fresh Debian machine with the Swift toolchain on PATH.
+#   make demo   install what is missing, build, and start the agent on examples/demo
+#   make test   install what is missing, build, run every test, and lint
+#   make bench  run the benchmarks and print the README's table
+
+SHELL := /bin/bash
+# Debian packages: libjsonnet-dev to build; prometheus for promtool in the tests.
+DEBIAN_PACKAGES := libjsonnet-dev prometheus
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: deps build demo test lint bench clean
+
+deps:
+	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is not on PATH (https://www.swift.org/install/linux/)"; exit 1; }
+	@missing=""; for p in $(DEBIAN_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+build: deps
+	swift build --product etcha
+
+demo: build
+	cd examples/demo && ../../.build/debug/etcha -c etcha.jsonnet run
+
+test: deps
+	swift build --build-tests
+	swift test
+	swift format lint --strict --recursive Sources Tests bench
+
+lint:
+	swift format lint --strict --recursive Sources Tests bench
+
+bench: deps
+	bench/run.sh
+
+clean:
+	rm -rf .build examples/demo/state
