@@ -169,6 +169,48 @@ import Testing
         #expect(results["waits"] == nil)
     }
 
+    @Test func runsAreCountedExactlyInTheMetrics() async throws {
+        let dir = TemporaryDirectory()
+        let loaded = try ConfigLoader(
+            path: dir.write(
+                "etcha.json",
+                """
+                {"exec": {"command": "/bin/sh -c"}, "sources": {"web": {"commands": [
+                  {"id": "ok", "check": "exit 1", "change": "true"},
+                  {"id": "group", "commands": [{"id": "inner", "always": true, "change": "true"}]},
+                  {"id": "boom", "always": true, "change": "exit 1"}]}}}
+                """), environment: [:]
+        ).load()
+        let metrics = EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "t")
+        let set = try SourceSet(loaded: loaded, metrics: metrics, logger: quietLogger) {}
+        _ = try await set.trigger("web", RunRequest(trigger: .push, publicKey: "k1", remoteAddr: "127.0.0.1"))
+        _ = try await set.trigger("web", RunRequest(trigger: .webhook, remoteAddr: "::1"))
+        let lines = String(decoding: metrics.exposition(), as: UTF8.self).split(separator: "\n").map(String.init)
+        let commands = lines.filter { $0.hasPrefix("etcha_commands_total{") }.sorted()
+        let push = #"public_key="k1",remote_addr="127.0.0.1",source="web"}"#
+        let hook = #"public_key="",remote_addr="::1",source="web"}"#
+        #expect(
+            commands == [
+                #"etcha_commands_total{error="0",id="inner",mode="change",parent_id="group","# + hook + " 1",
+                #"etcha_commands_total{error="0",id="inner",mode="change",parent_id="group","# + push + " 1",
+                #"etcha_commands_total{error="0",id="ok",mode="change",parent_id="","# + hook + " 1",
+                #"etcha_commands_total{error="0",id="ok",mode="change",parent_id="","# + push + " 1",
+                #"etcha_commands_total{error="1",id="boom",mode="change",parent_id="","# + hook + " 1",
+                #"etcha_commands_total{error="1",id="boom",mode="change",parent_id="","# + push + " 1",
+                #"etcha_commands_total{error="1",id="ok",mode="check",parent_id="","# + hook + " 1",
+                #"etcha_commands_total{error="1",id="ok",mode="check",parent_id="","# + push + " 1",
+            ])
+        #expect(
+            lines.filter { $0.hasPrefix("etcha_sources_total{") }.sorted() == [
+                #"etcha_sources_total{error="1",name="web",public_key="",remote_addr="::1",trigger="webhook"} 1"#,
+                #"etcha_sources_total{error="1",name="web",public_key="k1",remote_addr="127.0.0.1",trigger="push"} 1"#,
+            ])
+        #expect(
+            lines.contains(
+                #"etcha_sources_commands{mode="change",name="web",public_key="k1",remote_addr="127.0.0.1",trigger="push"} 2.0"#
+            ))
+    }
+
     @Test func agentRepeatsRunsAndStopsOnExit() async throws {
         let dir = TemporaryDirectory()
         let loaded = try ConfigLoader(

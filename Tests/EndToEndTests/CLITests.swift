@@ -155,3 +155,39 @@ import Testing
         #expect(object?["commandID"] == "j")
     }
 }
+
+/// The development certificate script makes a CA, a server certificate with the loopback SANs and
+/// a client certificate, all verifying against the CA.
+@Suite struct CertificateScriptTests {
+    @Test func generatesVerifiableCertificates() throws {
+        let scratch = Scratch()
+        let script = Process()
+        script.executableURL = URL(fileURLWithPath: "\(Binary.repository)/certs/generate.sh")
+        script.environment = ProcessInfo.processInfo.environment.merging(["OUT": scratch.path]) { _, new in new }
+        script.standardOutput = FileHandle.nullDevice
+        try script.run()
+        script.waitUntilExit()
+        #expect(script.terminationStatus == 0)
+        func openssl(_ arguments: [String]) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+            process.arguments = arguments
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text
+        }
+        let verified = try openssl([
+            "verify", "-CAfile", "\(scratch.path)/ca.crt", "\(scratch.path)/server.crt", "\(scratch.path)/client.crt",
+        ])
+        #expect(verified.contains("server.crt: OK"))
+        #expect(verified.contains("client.crt: OK"))
+        let san = try openssl(["x509", "-in", "\(scratch.path)/server.crt", "-noout", "-ext", "subjectAltName"])
+        #expect(san.contains("DNS:localhost"))
+        #expect(san.contains("IP Address:127.0.0.1"))
+        #expect(san.contains("IP Address:0:0:0:0:0:0:0:1"))
+    }
+}

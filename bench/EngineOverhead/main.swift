@@ -67,4 +67,6 @@ for _ in 0..<rounds {
 let bareMs = median(bare)
 let engineMs = median(engined)
 let overhead = (engineMs - bareMs) / Double(commandsPerRun)
-print("| engine, 100 × `/bin/sh -c true` | \(String(format: "%.1f", engineMs)) ms | bare posix_spawn ×100: \(String(format: "%.1f", bareMs)) ms | \(String(format: "%.3f", overhead)) ms per command (target ≤ 0.3) | \(String(format: "%.2f", engineMs / bareMs))× |")
+print(
+    "| engine, 100 × `/bin/sh -c true` | \(String(format: "%.1f", engineMs)) ms | bare posix_spawn ×100: \(String(format: "%.1f", bareMs)) ms | \(String(format: "%.3f", overhead)) ms per command (target ≤ 0.3) | \(String(format: "%.2f", engineMs / bareMs))× |"
+)
