@@ -50,7 +50,7 @@ import Testing
         async let second = trigger(set, tag: "2")
         _ = try await (first, second)
         let log = lines(dir)
-        #expect(log.map { $0.split(separator: " ")[0] } == stamps)
+        #expect(log.map { String($0.split(separator: " ")[0]) } == stamps)
         if !runMulti { #expect(log[0].split(separator: " ")[1] == log[1].split(separator: " ")[1]) }
     }
 
