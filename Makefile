@@ -4,8 +4,8 @@
 #   make bench  run the benchmarks and print the README's table
 
 SHELL := /bin/bash
-# Debian packages: libjsonnet-dev to build; prometheus for promtool in the tests.
-DEBIAN_PACKAGES := libjsonnet-dev prometheus
+# Debian packages: libjsonnet-dev and zlib1g-dev to build; prometheus (promtool), curl, openssl and python3 for the tests.
+DEBIAN_PACKAGES := libjsonnet-dev zlib1g-dev prometheus curl openssl python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build demo test lint bench clean

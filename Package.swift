@@ -17,26 +17,45 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .systemLibrary(name: "CJsonnet", path: "Sources/CJsonnet"),
         .target(
             name: "Auth",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             swiftSettings: strict
         ),
         .target(
-            name: "Instrumentation",
+            name: "EtchaInstrumentation",
             dependencies: [.product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: strict
         ),
         .target(
             name: "Agent",
             dependencies: [
-                "Auth", "Instrumentation", "CJsonnet",
+                "Auth", "EtchaInstrumentation", "CJsonnet",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdHTTP2", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: strict
         ),
@@ -51,18 +70,24 @@ let package = Package(
         ),
         .executableTarget(
             name: "EngineOverhead",
-            dependencies: ["Agent", "Instrumentation", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Agent", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log")],
             path: "bench/EngineOverhead",
             swiftSettings: strict
         ),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: strict),
         .testTarget(
-            name: "InstrumentationTests",
-            dependencies: ["Instrumentation", .product(name: "Prometheus", package: "swift-prometheus")],
+            name: "EtchaInstrumentationTests",
+            dependencies: ["EtchaInstrumentation", .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: strict),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["Agent", "Instrumentation", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: [
+                "Agent", "EtchaInstrumentation", .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["etcha"], swiftSettings: strict),
     ]

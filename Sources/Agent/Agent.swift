@@ -1,5 +1,5 @@
+import EtchaInstrumentation
 import Foundation
-import Instrumentation
 import Logging
 import ServiceLifecycle
 
@@ -15,6 +15,8 @@ public final class Agent: Service, Sendable {
     public let sources: SourceSet
     /// The agent's metrics.
     public let metrics: EtchaMetrics
+    /// Set once the sources are loaded and started (health answers 200 from then on).
+    public let readiness = Readiness()
     private let config: Config
     private let logger: Logger
     private let exitSignal: AsyncStream<Void>
@@ -40,6 +42,7 @@ public final class Agent: Service, Sendable {
             logger.info("delaying start", metadata: ["seconds": "\(seconds)"])
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
         }
+        readiness.markReady()
         await sources.runAtStartup()
         await withDiscardingTaskGroup { group in
             for source in sources.all where source.settings.runFrequency.duration > .zero {

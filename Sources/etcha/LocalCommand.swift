@@ -1,7 +1,7 @@
 import Agent
 import ArgumentParser
+import EtchaInstrumentation
 import Foundation
-import Instrumentation
 
 /// `etcha local`: render a pattern and run its `run` commands on this machine.
 struct LocalCommand: AsyncParsableCommand {

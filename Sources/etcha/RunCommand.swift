@@ -1,7 +1,7 @@
 import Agent
 import ArgumentParser
+import EtchaInstrumentation
 import Foundation
-import Instrumentation
 import Logging
 import ServiceLifecycle
 
@@ -33,11 +33,23 @@ struct RunCommand: AsyncParsableCommand {
             if results.values.contains(where: \.failed) { throw ExitCode(1) }
             return
         }
-        let group = ServiceGroup(
-            configuration: ServiceGroupConfiguration(
-                services: [.init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        let listener: Listener
+        do {
+            listener = try Listener(
+                config: loaded.config, sources: agent.sources, metrics: metrics, readiness: agent.readiness,
+                logger: logger)
+        } catch {
+            throw CLIError(error.description)
+        }
+        var configuration = ServiceGroupConfiguration(
+            services: [
+                .init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup),
+                .init(service: listener, successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
+        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        let group = ServiceGroup(configuration: configuration)
         logger.info(
             "starting", metadata: ["version": "\(AgentVersion.current)", "sources": "\(agent.sources.all.count)"])
         try await group.run()

@@ -1,5 +1,5 @@
+import EtchaInstrumentation
 import Foundation
-import Instrumentation
 import Testing
 
 @testable import Agent

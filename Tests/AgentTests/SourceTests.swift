@@ -1,5 +1,5 @@
+import EtchaInstrumentation
 import Foundation
-import Instrumentation
 import Logging
 import Prometheus
 import Synchronization

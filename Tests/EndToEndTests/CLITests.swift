@@ -125,7 +125,7 @@ import Testing
             {"sources": {"bye": {"eventsSend": "exit", "commands": [
                 {"id": "bye", "always": true, "change": "echo bye", "onChange": ["etcha:exit"]}]}}}
             """)
-        let out = try Binary.run(["run"], in: scratch.path, timeout: 20)
+        let out = try Binary.run(["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, timeout: 20)
         #expect(out.status == 0)
         #expect(out.stderr.contains("exit event: stopping"))
         #expect(out.stderr.contains("level=info msg=stopped"))
@@ -138,7 +138,7 @@ import Testing
             """
             {"sources": {"tick": {"runFrequency": "1s", "commands": [{"id": "t", "always": true, "change": "true"}]}}}
             """)
-        let running = try Binary.start(["run"], in: scratch.path, environment: [:])
+        let running = try Binary.start(["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, environment: [:])
         let deadline = Date().addingTimeInterval(10)
         while !running.stderr.contains("msg=starting") && Date() < deadline { usleep(20_000) }
         kill(running.process.processIdentifier, SIGTERM)
@@ -189,5 +189,51 @@ import Testing
         #expect(san.contains("DNS:localhost"))
         #expect(san.contains("IP Address:127.0.0.1"))
         #expect(san.contains("IP Address:0:0:0:0:0:0:0:1"))
+    }
+}
+
+/// `etcha run` serves its listener: health, metrics with the key, and a webhook, seen with curl.
+@Suite struct ListenModeTests {
+    @Test func theBinaryServesMetricsHealthAndWebhooksOverTLS() throws {
+        let scratch = Scratch()
+        scratch.write("etcha.json", """
+            {"run": {"systemMetricsSecret": "demo-key"}, "httpServer": {"listenAddress": "127.0.0.1:0"},
+             "sources": {"hook": {"triggerOnly": true, "webhookPaths": ["/hello"], "commands": [
+               {"id": "answer", "always": true, "change": "printf 'hi %s' \\"$ETCHA_WEBHOOK_QUERY\\"", "onChange": ["etcha:webhookBody"]}]}}}
+            """)
+        let running = try Binary.start(["run"], in: scratch.path, environment: [:])
+        defer {
+            kill(running.process.processIdentifier, SIGTERM)
+            _ = Binary.wait(for: running, timeout: 15)
+        }
+        var port = ""
+        let deadline = Date().addingTimeInterval(20)
+        while port.isEmpty && Date() < deadline {
+            if let range = running.stderr.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                port = String(running.stderr[range].split(separator: ":").last!)
+            } else {
+                usleep(50_000)
+            }
+        }
+        #expect(!port.isEmpty, "\(running.stderr)")
+        func curl(_ arguments: String) throws -> String {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/sh")
+            process.arguments = ["-c", "curl -sk --max-time 10 \(arguments)"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            try process.run()
+            let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return text
+        }
+        let base = "https://127.0.0.1:\(port)"
+        #expect(try curl("\(base)/etcha/v1/system/health") == "ok\n")
+        #expect(try curl("-o /dev/null -w '%{http_code}' '\(base)/etcha/v1/system/metrics?key=nope'") == "403")
+        #expect(try curl("'\(base)/hello?name=ops'") == "hi name=ops")
+        let metrics = try curl("'\(base)/etcha/v1/system/metrics?key=demo-key'")
+        #expect(metrics.contains(#"etcha_sources_total{error="0",name="hook",public_key="",remote_addr="127.0.0.1",trigger="webhook"} 1"#))
+        #expect(metrics.contains("process_resident_memory_bytes "))
+        #expect(FileManager.default.fileExists(atPath: "\(scratch.path)/etcha.crt"))
     }
 }

@@ -5,7 +5,7 @@
 // runner can do). Each is repeated; the medians are compared. Prints one Markdown table row.
 import Agent
 import Foundation
-import Instrumentation
+import EtchaInstrumentation
 import Logging
 
 let commandsPerRun = 100

@@ -1,5 +1,5 @@
+import EtchaInstrumentation
 import Foundation
-import Instrumentation
 import Logging
 
 /// Runs lists of commands in change, check or remove mode (SPEC §4).

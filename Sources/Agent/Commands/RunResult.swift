@@ -1,4 +1,4 @@
-import Instrumentation
+import EtchaInstrumentation
 
 /// An `etcha:NAME` entry that fired during a run.
 public struct FiredEvent: Sendable, Equatable {

@@ -6,6 +6,12 @@ public struct RateLimitRate: Sendable, Hashable {
     /// The period.
     public var period: Duration
 
+    /// Makes a rate.
+    public init(count: Int, period: Duration) {
+        self.count = count
+        self.period = period
+    }
+
     /// Parses `N-S|M|H`; nil when it is not that.
     public init?(parsing text: String) {
         let parts = text.split(separator: "-")

@@ -1,4 +1,4 @@
-import Instrumentation
+import EtchaInstrumentation
 
 /// One request to run a source's pattern: what triggered it, and in what mode.
 public struct RunRequest: Sendable {

@@ -1,5 +1,5 @@
+import EtchaInstrumentation
 import Foundation
-import Instrumentation
 import Logging
 
 /// Every source of the agent, and the rules that join them: triggering a source, then handing the

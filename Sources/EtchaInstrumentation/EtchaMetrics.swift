@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import Synchronization
 
 /// Every metric the agent exposes, behind a typed API so that no other module spells a metric
 /// name or a label.
@@ -14,6 +15,9 @@ public final class EtchaMetrics: Sendable {
     /// The registry the families live in; one per agent (tests make their own).
     public let registry: PrometheusCollectorRegistry
     private let process: ProcessCollector
+    /// Bumped by every update, so a scrape re-renders the registry only after something changed.
+    private let generation = Atomic<Int>(0)
+    private let rendered = Mutex<(generation: Int, bytes: [UInt8])>((-1, []))
 
     /// Registers every family in `registry` and sets `etcha_build_info{version}` to 1.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), version: String) {
@@ -31,6 +35,7 @@ public final class EtchaMetrics: Sendable {
     ///   - failed: whether the step exited non-zero (a `change` or `remove`) or could not run.
     ///   - origin: the source run it belongs to.
     public func commandRan(id: String, parentID: String, mode: CommandMode, failed: Bool, origin: RunOrigin) {
+        defer { bumpGeneration() }
         registry.makeCounter(
             descriptor: Family.commands,
             labels: [
@@ -45,6 +50,7 @@ public final class EtchaMetrics: Sendable {
     public func sourceRan(
         origin: RunOrigin, failed: Bool, changed: Int, removed: Int, duration: Duration, finishedAt: Date = Date()
     ) {
+        defer { bumpGeneration() }
         let error = failed ? "1" : "0"
         registry.makeCounter(
             descriptor: Family.sources,
@@ -73,6 +79,7 @@ public final class EtchaMetrics: Sendable {
 
     /// Sets `etcha_sources_shells` for one shell session: 1 while open, 0 once closed.
     public func shell(source: String, publicKey: String, remoteAddr: String, open: Bool) {
+        defer { bumpGeneration() }
         registry.makeGauge(
             descriptor: Family.shells,
             labels: [("name", source), ("public_key", publicKey), ("remote_addr", remoteAddr)]
@@ -82,15 +89,27 @@ public final class EtchaMetrics: Sendable {
     /// Sets `etcha_source_jwt_expiry_timestamp_seconds` for a source's held JWT; a token without
     /// `exp` reads 0.
     public func jwtExpiry(source: String, expiresAt: Date?) {
+        defer { bumpGeneration() }
         registry.makeGauge(descriptor: Family.jwtExpiry, labels: [("name", source)])
             .set(to: expiresAt?.timeIntervalSince1970 ?? 0)
     }
 
-    /// The whole exposition in Prometheus text format 0.0.4: the registry, then the process metrics.
+    /// The whole exposition in Prometheus text format 0.0.4: the registry (rendered again only when
+    /// something changed since the last scrape), then the process metrics, read now.
     public func exposition() -> [UInt8] {
-        var buffer = registry.emitToBuffer()
+        let current = generation.load(ordering: .acquiring)
+        var buffer = rendered.withLock { cache in
+            if cache.generation != current {
+                cache = (current, registry.emitToBuffer())
+            }
+            return cache.bytes
+        }
         process.emit(into: &buffer)
         return buffer
+    }
+
+    private func bumpGeneration() {
+        generation.add(1, ordering: .releasing)
     }
 }
 

@@ -1,0 +1,122 @@
+import EtchaInstrumentation
+import Foundation
+import Hummingbird
+import HummingbirdCore
+import HummingbirdHTTP2
+import Logging
+import NIOCore
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+
+/// The HTTPS listener (SPEC §5): metrics, health, webhooks — and later push and shell — behind
+/// per-client failure limits, body limits and connection timeouts, over TLS 1.2+ with HTTP/2 or
+/// HTTP/1.1. A `Service` of the agent's group: graceful shutdown stops accepting and lets requests
+/// in flight finish.
+///
+///     let listener = try Listener(config: config, sources: agent.sources, metrics: metrics, readiness: agent.readiness, logger: logger)
+public final class Listener: Service, Sendable {
+    private let application: Application<RouterResponder<AgentRequestContext>>
+    private let bound = BoundPort()
+
+    /// Builds the routes and TLS configuration; bad TLS material is an error naming the key or file.
+    public init(
+        config: Config, sources: SourceSet, metrics: EtchaMetrics, readiness: Readiness, logger: Logger
+    ) throws(ListenerError) {
+        let server = config.httpServer
+        let stateDir = config.run.stateDir.isEmpty ? FileManager.default.currentDirectoryPath : config.run.stateDir
+        let tls = try TLSSettings.make(server, stateDir: stateDir, logger: logger)
+        let (host, port) = try Self.address(server.listenAddress)
+        let router = Self.router(config: config, sources: sources, metrics: metrics, readiness: readiness)
+
+        let idle = server.idleTimeout.duration
+        let stream = HTTP1Channel.Configuration(idleTimeout: .init(idle))
+        let headerTimeout = TimeAmount(server.headerTimeout.duration)
+        let bound = self.bound
+        application = Application(
+            router: router,
+            server: HTTPServerBuilder { responder in
+                AgentChannel(
+                    upgrade: try HTTP2UpgradeChannel(
+                        tlsConfiguration: tls,
+                        configuration: .init(
+                            idleTimeout: idle, gracefulCloseTimeout: .seconds(5), streamConfiguration: stream),
+                        responder: responder),
+                    headerTimeout: headerTimeout)
+            },
+            configuration: .init(address: .hostname(host, port: port), serverName: nil, reuseAddress: true),
+            onServerRunning: { channel in
+                if let port = channel.localAddress?.port { bound.set(port) }
+            },
+            logger: logger)
+    }
+
+    /// Every route behind its middleware, in the order requests meet them: the failure limit, then
+    /// webhooks (any method on their paths), then the `/etcha/v1/` routes.
+    public static func router(
+        config: Config, sources: SourceSet, metrics: EtchaMetrics, readiness: Readiness
+    ) -> Router<AgentRequestContext> {
+        let server = config.httpServer
+        let identity = ClientIdentity(trustedProxies: Set(server.trustedProxies))
+        let bodyLimit = BodyLimit(maxBytes: server.maxBodyBytes)
+        let router = Router(context: AgentRequestContext.self)
+        // The configuration was validated at load, so the rate parses.
+        let rate = RateLimitRate(parsing: server.rateLimitRate) ?? RateLimitRate(count: 10, period: .seconds(60))
+        router.add(middleware: RateLimitMiddleware(limiter: FailureRateLimiter(rate: rate), identity: identity))
+        router.add(
+            middleware: WebhookMiddleware(
+                sources: sources, bodyLimit: bodyLimit, identity: identity, readiness: readiness))
+        SystemRoutes(metrics: metrics, metricsKey: config.run.systemMetricsKey, readiness: readiness).add(to: router)
+        return router
+    }
+
+    /// Serves until graceful shutdown.
+    public func run() async throws {
+        try await application.runService()
+    }
+
+    /// The port the listener bound (useful with port 0); waits until it is bound.
+    public func port() async -> Int? {
+        await bound.value()
+    }
+
+    /// `host:port`, `:port` (every address) or `[v6]:port`.
+    static func address(_ text: String) throws(ListenerError) -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw ListenerError("httpServer.listenAddress: \"\(text)\" is not host:port")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty {
+            // Every address: IPv6 and IPv4 together where the kernel has IPv6.
+            host = FileManager.default.fileExists(atPath: "/proc/net/if_inet6") ? "::" : "0.0.0.0"
+        }
+        return (host, port)
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// The port the server bound, handed from the server's start-up callback to whoever asks.
+private final class BoundPort: Sendable {
+    private let port = Mutex<Int?>(nil)
+    private let stream = AsyncStream<Int>.makeStream(bufferingPolicy: .bufferingNewest(1))
+
+    func set(_ value: Int) {
+        port.withLock { $0 = value }
+        stream.continuation.yield(value)
+    }
+
+    func value() async -> Int? {
+        if let known = port.withLock({ $0 }) { return known }
+        for await value in stream.stream { return value }
+        return nil
+    }
+}

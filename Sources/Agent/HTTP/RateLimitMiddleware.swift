@@ -1,0 +1,39 @@
+import Hummingbird
+import NIOCore
+
+/// Refuses clients that failed too often with 429 and `Retry-After`, and counts failures: every
+/// answer of 400 or more under `/etcha/`, and every answer but 404 elsewhere (a path that is not a
+/// webhook is no attempt at anything).
+struct RateLimitMiddleware: RouterMiddleware {
+    typealias Context = AgentRequestContext
+
+    let limiter: FailureRateLimiter
+    let identity: ClientIdentity
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let client = identity.client(of: request, peer: context.peer)
+        if let wait = limiter.retryAfter(for: client) {
+            let seconds = max(
+                1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+            return Response(
+                status: .tooManyRequests, headers: [.retryAfter: "\(seconds)", .contentType: "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: "too many failed requests\n")))
+        }
+        do {
+            let response = try await next(request, context)
+            count(response.status, path: request.uri.path, client: client)
+            return response
+        } catch let error as any HTTPResponseError {
+            count(error.status, path: request.uri.path, client: client)
+            throw error
+        }
+    }
+
+    private func count(_ status: HTTPResponse.Status, path: String, client: String) {
+        guard status.code >= 400 else { return }
+        if status == .notFound && !path.hasPrefix("/etcha/") { return }
+        limiter.recordFailure(of: client)
+    }
+}

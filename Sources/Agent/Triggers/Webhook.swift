@@ -1,0 +1,90 @@
+import Auth
+import EtchaInstrumentation
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Webhooks (SPEC §6): a request of any method on a path in some source's `webhookPaths` runs those
+/// sources' patterns, in alphabetical order, until one fires `webhookBody`; that output is the
+/// answer (content type from `webhookContentType`, else text/plain). No answer: 404.
+///
+/// A source with `webhookSecret` accepts only requests signed GitHub's way (`X-Hub-Signature-256`);
+/// when any source of the path has a secret the request does not satisfy, the answer is 401 and
+/// nothing runs.
+struct WebhookMiddleware: RouterMiddleware {
+    typealias Context = AgentRequestContext
+
+    /// Sources by webhook path, each list in alphabetical order.
+    let routes: [String: [Source]]
+    let sources: SourceSet
+    let bodyLimit: BodyLimit
+    let identity: ClientIdentity
+    let readiness: Readiness
+
+    init(sources: SourceSet, bodyLimit: BodyLimit, identity: ClientIdentity, readiness: Readiness) {
+        var routes: [String: [Source]] = [:]
+        for source in sources.all {
+            for path in Set(source.settings.webhookPaths) { routes[path, default: []].append(source) }
+        }
+        self.routes = routes
+        self.sources = sources
+        self.bodyLimit = bodyLimit
+        self.identity = identity
+        self.readiness = readiness
+    }
+
+    func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        guard let targets = routes[request.uri.path] else { return try await next(request, context) }
+        guard readiness.isReady else { throw HTTPError(.serviceUnavailable) }
+        let body = try await bodyLimit.collect(request)
+        let bytes = body.readableBytesView
+        for source in targets where !source.settings.webhookSecret.isEmpty {
+            let signature = request.headers[.xHubSignature256]
+            guard WebhookSignature.verify(header: signature, body: bytes, secret: source.settings.webhookSecret) else {
+                context.logger.warning("webhook signature refused", metadata: ["source": "\(source.name)"])
+                throw HTTPError(.unauthorized)
+            }
+        }
+        let client = identity.client(of: request, peer: context.peer)
+        let environment = Self.environment(of: request, body: bytes)
+        for source in targets {
+            let outcome = await run(source, environment: environment, client: client)
+            guard case .success(let result) = outcome else { throw HTTPError(.serviceUnavailable) }
+            guard let answer = result.events.last(where: { $0.name == "webhookBody" }) else { continue }
+            let type = result.events.last { $0.name == "webhookContentType" }?.output
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            return Response(
+                status: .ok, headers: [.contentType: type?.isEmpty == false ? type! : "text/plain"],
+                body: .init(byteBuffer: ByteBuffer(string: answer.output)))
+        }
+        throw HTTPError(.notFound)
+    }
+
+    /// Runs `source` for the request; a full run queue is the only refusal (sources are known).
+    private func run(_ source: Source, environment: [String: String], client: String) async -> Result<
+        RunResult, SourceError
+    > {
+        do {
+            return .success(
+                try await sources.trigger(
+                    source.name, RunRequest(trigger: .webhook, environment: environment, remoteAddr: client)))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// The `ETCHA_WEBHOOK_*` variables: standard base64 of the body, the headers as sorted
+    /// `Name: value` lines joined by `\n`, the method, the path and the raw query.
+    static func environment(of request: Request, body: some Collection<UInt8>) -> [String: String] {
+        let headers = request.headers.map { "\($0.name.rawName): \($0.value)" }.sorted().joined(separator: "\n")
+        return [
+            "ETCHA_WEBHOOK_BODY": Data(body).base64EncodedString(),
+            "ETCHA_WEBHOOK_HEADERS": headers,
+            "ETCHA_WEBHOOK_METHOD": request.method.rawValue,
+            "ETCHA_WEBHOOK_PATH": request.uri.path,
+            "ETCHA_WEBHOOK_QUERY": request.uri.query ?? "",
+        ]
+    }
+}
