@@ -138,7 +138,8 @@ import Testing
             """
             {"sources": {"tick": {"runFrequency": "1s", "commands": [{"id": "t", "always": true, "change": "true"}]}}}
             """)
-        let running = try Binary.start(["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, environment: [:])
+        let running = try Binary.start(
+            ["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, environment: [:])
         let deadline = Date().addingTimeInterval(10)
         while !running.stderr.contains("msg=starting") && Date() < deadline { usleep(20_000) }
         kill(running.process.processIdentifier, SIGTERM)
@@ -196,7 +197,9 @@ import Testing
 @Suite struct ListenModeTests {
     @Test func theBinaryServesMetricsHealthAndWebhooksOverTLS() throws {
         let scratch = Scratch()
-        scratch.write("etcha.json", """
+        scratch.write(
+            "etcha.json",
+            """
             {"run": {"systemMetricsSecret": "demo-key"}, "httpServer": {"listenAddress": "127.0.0.1:0"},
              "sources": {"hook": {"triggerOnly": true, "webhookPaths": ["/hello"], "commands": [
                {"id": "answer", "always": true, "change": "printf 'hi %s' \\"$ETCHA_WEBHOOK_QUERY\\"", "onChange": ["etcha:webhookBody"]}]}}}
@@ -232,7 +235,10 @@ import Testing
         #expect(try curl("-o /dev/null -w '%{http_code}' '\(base)/etcha/v1/system/metrics?key=nope'") == "403")
         #expect(try curl("'\(base)/hello?name=ops'") == "hi name=ops")
         let metrics = try curl("'\(base)/etcha/v1/system/metrics?key=demo-key'")
-        #expect(metrics.contains(#"etcha_sources_total{error="0",name="hook",public_key="",remote_addr="127.0.0.1",trigger="webhook"} 1"#))
+        #expect(
+            metrics.contains(
+                #"etcha_sources_total{error="0",name="hook",public_key="",remote_addr="127.0.0.1",trigger="webhook"} 1"#
+            ))
         #expect(metrics.contains("process_resident_memory_bytes "))
         #expect(FileManager.default.fileExists(atPath: "\(scratch.path)/etcha.crt"))
     }

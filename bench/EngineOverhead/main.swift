@@ -4,8 +4,8 @@
 // `CommandEngine`, and 100 bare spawns of `/bin/sh -c true` (posix_spawn + waitpid, the least a
 // runner can do). Each is repeated; the medians are compared. Prints one Markdown table row.
 import Agent
-import Foundation
 import EtchaInstrumentation
+import Foundation
 import Logging
 
 let commandsPerRun = 100
