@@ -48,7 +48,7 @@ struct RunCommand: AsyncParsableCommand {
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
-        configuration.maximumGracefulShutdownDuration = .seconds(30)
+        configuration.maximumGracefulShutdownDuration = loaded.config.run.shutdownTimeout.duration
         let group = ServiceGroup(configuration: configuration)
         logger.info(
             "starting", metadata: ["version": "\(AgentVersion.current)", "sources": "\(agent.sources.all.count)"])

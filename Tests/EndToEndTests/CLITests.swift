@@ -148,6 +148,29 @@ import Testing
         #expect(out.stderr.contains("msg=stopped"))
     }
 
+    @Test func shutdownKillsCommandsStillRunningAfterTheBound() throws {
+        let scratch = Scratch()
+        scratch.write(
+            "etcha.json",
+            """
+            {"run": {"shutdownTimeout": "1s"}, "httpServer": {"listenAddress": "127.0.0.1:0"},
+             "sources": {"slow": {"commands": [{"id": "slow", "always": true, "change": "echo $$ > \(scratch.path)/pid; sleep 60"}]}}}
+            """)
+        let running = try Binary.start(["run"], in: scratch.path, environment: [:])
+        let deadline = Date().addingTimeInterval(10)
+        while scratch.read("pid") == nil && Date() < deadline { usleep(20_000) }
+        let pid = try #require(Int32(scratch.read("pid")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        let started = Date()
+        kill(running.process.processIdentifier, SIGTERM)
+        let out = Binary.wait(for: running, timeout: 15)
+        #expect(out.status == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(out.stderr.contains("killed: the agent is shutting down"))
+        #expect(
+            kill(pid, 0) != 0
+                || (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z") == true)
+    }
+
     @Test func logsCanBeJSON() throws {
         let out = try Binary.run(["--log-format", "json", "local", "{id: 'j', always: true, change: 'true'}"])
         let line = try #require(out.stderr.split(separator: "\n").first)

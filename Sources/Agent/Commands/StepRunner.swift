@@ -67,9 +67,9 @@ enum StepRunner {
                     case .exited(let code): result.status = code
                     case .signaled(let signal): result.failure = "killed by signal \(signal)"
                     }
-                    if process.expired {
+                    if let reason = process.killedBecause {
                         result.status = nil
-                        result.failure = "timed out"
+                        result.failure = reason
                     }
                     return result
                 } catch {
@@ -79,9 +79,10 @@ enum StepRunner {
             }
             group.addTask {
                 // The deadline kills the whole group: the script, its children and anything they forked.
+                // So does cancellation (the agent's shutdown bound ran out); once the step has ended on
+                // its own there is no group left to kill.
                 try? await Task.sleep(until: deadline, clock: .continuous)
-                guard !Task.isCancelled else { return nil }
-                process.expire()
+                process.expire(because: Task.isCancelled ? "killed: the agent is shutting down" : "timed out")
                 return nil
             }
             var outcome = StepResult(status: nil, output: "", failure: "did not run")
@@ -173,8 +174,8 @@ private final class RunningProcess: Sendable {
     private struct State {
         /// The group's id while the step runs; nil before it starts and once it is reaped.
         var group: pid_t?
-        /// Whether the deadline has passed.
-        var expired = false
+        /// Why the group was killed, once the deadline passed or the step was cancelled.
+        var killedBecause: String?
     }
 
     private let state = Mutex(State())
@@ -183,7 +184,7 @@ private final class RunningProcess: Sendable {
     func started(_ pid: pid_t) {
         state.withLock {
             $0.group = pid
-            if $0.expired { kill(-pid, SIGKILL) }
+            if $0.killedBecause != nil { kill(-pid, SIGKILL) }
         }
     }
 
@@ -192,17 +193,18 @@ private final class RunningProcess: Sendable {
         state.withLock { $0.group = nil }
     }
 
-    /// The deadline passed: kill the group if it runs.
-    func expire() {
+    /// The deadline passed or the step was cancelled: kill the group if it runs.
+    func expire(because reason: String) {
         state.withLock {
-            $0.expired = true
+            guard $0.killedBecause == nil else { return }
+            $0.killedBecause = reason
             if let pid = $0.group { kill(-pid, SIGKILL) }
         }
     }
 
-    /// Whether the deadline passed while the step ran.
-    var expired: Bool {
-        state.withLock { $0.expired }
+    /// Why the group was killed, if it was.
+    var killedBecause: String? {
+        state.withLock { $0.killedBecause }
     }
 }
 

@@ -77,6 +77,9 @@ public struct RunConfig: Sendable, Codable {
     public var maxShells: Int
     /// Start up to this many seconds late, at random.
     public var randomizedStartDelaySec: Int
+    /// On SIGTERM/SIGINT, how long running commands may take to finish before their process groups
+    /// are killed.
+    public var shutdownTimeout: GoDuration
     /// Where state (held JWTs, the self-signed certificate) is kept; empty is the working directory.
     public var stateDir: String
     /// Secret that enables and guards the metrics endpoint.

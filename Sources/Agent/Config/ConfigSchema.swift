@@ -68,7 +68,8 @@ public enum ConfigSchema {
         ]),
         "run": .object([
             "jwtRule": string(), "maxQueuedRuns": number(16), "maxShells": number(8),
-            "randomizedStartDelaySec": number(0), "stateDir": string(), "systemMetricsKey": string(),
+            "randomizedStartDelaySec": number(0), "shutdownTimeout": string("30s"), "stateDir": string(),
+            "systemMetricsKey": string(),
             "timeoutPush": string("10m"), "timeoutShell": string("10m"), "timeoutWebhook": string("10m"),
             "verifyKeys": list,
             "verifyCommands": .ignored("verify commands are not supported; use verifyKeys"),

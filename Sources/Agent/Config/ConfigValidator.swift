@@ -10,6 +10,7 @@ enum ConfigValidator {
             throw ConfigError("run.randomizedStartDelaySec", "must be 0 or more")
         }
         for (key, timeout) in [
+            ("shutdownTimeout", run.shutdownTimeout),
             ("timeoutPush", run.timeoutPush), ("timeoutShell", run.timeoutShell),
             ("timeoutWebhook", run.timeoutWebhook),
         ] where timeout.duration <= .zero {
