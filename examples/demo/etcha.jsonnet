@@ -5,6 +5,12 @@ local state = std.native('getEnv')('ETCHA_DEMO_STATE', std.native('getEnv')('PWD
 {
   run: {
     stateDir: state,
+    // Enables GET /etcha/v1/system/metrics?key=demo-metrics-key (or Authorization: Bearer demo-metrics-key).
+    systemMetricsKey: 'demo-metrics-key',
+  },
+  httpServer: {
+    // Loopback only: the demo is for this machine. A self-signed certificate is made in state/.
+    listenAddress: '127.0.0.1:4000',
   },
   exec: {
     command: '/bin/sh -c',
@@ -43,13 +49,26 @@ local state = std.native('getEnv')('ETCHA_DEMO_STATE', std.native('getEnv')('PWD
         },
       ],
     },
-    // Runs every 10 seconds: puts motd back if someone removes it.
+    // Answers https://127.0.0.1:4000/hello?name=you with the output of its command.
+    hello: {
+      triggerOnly: true,
+      webhookPaths: ['/hello'],
+      commands: [
+        {
+          id: 'greet',
+          always: true,
+          change: 'echo "hello from $(hostname), you asked: $ETCHA_WEBHOOK_METHOD $ETCHA_WEBHOOK_PATH?$ETCHA_WEBHOOK_QUERY"',
+          onChange: ['etcha:webhookBody'],
+        },
+      ],
+    },
+    // Runs every 10 seconds (not at startup, which is motd's job): puts motd back if someone removes it.
     heal: {
       runFrequency: '10s',
       commands: [
         {
           id: 'motd present',
-          check: "[ -f '%s/motd' ]" % state,
+          check: "[ \"$ETCHA_SOURCE_TRIGGER\" = init ] || [ -f '%s/motd' ]" % state,
           change: "mkdir -p '%s' && echo 'hello from the etcha demo' > '%s/motd' && echo restored %s/motd" % [state, state, state],
           onChange: ['etcha:stdout'],
         },

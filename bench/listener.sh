@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Listener benchmarks (issue 3), all peers on loopback in one run, reported as ratios:
+#   1. scrape over TLS with keep-alive, 8 connections (wrk): the agent's ~120-line exposition vs
+#      prometheus-pushgateway holding the same series, and nginx serving the same bytes as a file;
+#   2. a webhook running `/bin/sh -c 'echo ok'` and answering its output vs `webhook` (-secure,
+#      include-command-output-in-response), and a bare spawn of the command (hyperfine);
+#   3. resident memory idle after start and after 10,000 webhook runs.
+# Prints Markdown table rows; DURATION (seconds per wrk run, default 10) shortens or lengthens it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source bench/lib/common.sh
+duration="${DURATION:-10}"
+work="$(mktemp -d)"
+chmod 755 "$work"  # nginx's workers run as an unprivileged user and must read the file it serves
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+swift build -c release --product etcha >/dev/null
+etcha="$PWD/.build/release/etcha"
+OUT="$work/certs" certs/generate.sh >/dev/null
+mkdir -p "$work/state" "$work/www"
+chmod 755 "$work/www"
+
+start_agent() { # port → sets agent_pid
+  cat > "$work/etcha.json" <<JSON
+{"run": {"systemMetricsKey": "bench", "stateDir": "$work/state"},
+ "httpServer": {"listenAddress": "127.0.0.1:$1", "tlsCertificatePath": "$work/certs/server.crt",
+                "tlsKeyPath": "$work/certs/server.key", "rateLimitRate": "1000000-S"},
+ "exec": {"command": "/bin/sh -c"},
+ "sources": {
+   "hook": {"triggerOnly": true, "runMulti": true, "webhookPaths": ["/hook"], "commands": [
+     {"id": "ok", "always": true, "change": "echo ok", "onChange": ["etcha:webhookBody"]}]},
+   "warm-a": {"triggerOnly": true, "webhookPaths": ["/warm"], "commands": [{"id": "a", "always": true, "change": "true"}]},
+   "warm-b": {"triggerOnly": true, "webhookPaths": ["/warm"], "commands": [{"id": "b", "always": true, "change": "true"}]},
+   "warm-c": {"triggerOnly": true, "webhookPaths": ["/warm"], "commands": [{"id": "c", "always": true, "change": "true"}]},
+   "warm-d": {"triggerOnly": true, "webhookPaths": ["/warm"], "commands": [{"id": "d", "always": true, "change": "true"}]}
+ }}
+JSON
+  "$etcha" -c "$work/etcha.json" --log-level error run 2>"$work/agent.log" &
+  agent_pid=$!
+  pids+=("$agent_pid")
+  wait_for "https://127.0.0.1:$1/etcha/v1/system/health"
+}
+
+# --- 1. scrape ---------------------------------------------------------------------------------
+agent_port=$(free_port)
+start_agent "$agent_port"
+curl -sk -o /dev/null "https://127.0.0.1:$agent_port/hook"
+curl -sk -o /dev/null "https://127.0.0.1:$agent_port/warm" || true
+metrics_url="https://127.0.0.1:$agent_port/etcha/v1/system/metrics?key=bench"
+curl -sk "$metrics_url" > "$work/www/metrics.txt"
+lines=$(wc -l < "$work/www/metrics.txt")
+
+nginx_port=$(free_port)
+cat > "$work/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx.error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx-body;
+  server {
+    listen 127.0.0.1:$nginx_port ssl;
+    ssl_certificate $work/certs/server.crt;
+    ssl_certificate_key $work/certs/server.key;
+    location / { root $work/www; default_type text/plain; }
+  }
+}
+CONF
+nginx -c "$work/nginx.conf" -g 'daemon off;' &
+pids+=($!)
+
+pushgateway_port=$(free_port)
+printf 'tls_server_config:\n  cert_file: %s\n  key_file: %s\n' "$work/certs/server.crt" "$work/certs/server.key" > "$work/pushgateway.yml"
+prometheus-pushgateway --web.listen-address="127.0.0.1:$pushgateway_port" --web.config.file="$work/pushgateway.yml" \
+  --log.level=error &
+pids+=($!)
+wait_for "https://127.0.0.1:$nginx_port/metrics.txt"
+wait_for "https://127.0.0.1:$pushgateway_port/metrics"
+grep -v '^process_\|^# [A-Z]* process_' "$work/www/metrics.txt" > "$work/push.txt"
+curl -skf --data-binary @"$work/push.txt" "https://127.0.0.1:$pushgateway_port/metrics/job/bench" >/dev/null
+
+read -r agent_rps agent_p50 agent_p99 <<<"$(wrk_measure 2 8 "$duration" "$metrics_url")"
+read -r pg_rps pg_p50 pg_p99 <<<"$(wrk_measure 2 8 "$duration" "https://127.0.0.1:$pushgateway_port/metrics")"
+read -r nginx_rps nginx_p50 nginx_p99 <<<"$(wrk_measure 2 8 "$duration" "https://127.0.0.1:$nginx_port/metrics.txt")"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f×", a / b }'; }
+echo "| scrape, TLS keep-alive, 8 connections ($lines-line exposition) | $agent_rps req/s, p99 $agent_p99 ms | pushgateway: $pg_rps req/s, p99 $pg_p99 ms | target ≥ 2× pushgateway, p99 no higher | $(ratio "$agent_rps" "$pg_rps") |"
+echo "| scrape, same bytes | $agent_rps req/s, p99 $agent_p99 ms | nginx static file: $nginx_rps req/s, p99 $nginx_p99 ms | aim: half of nginx | $(ratio "$agent_rps" "$nginx_rps") |"
+
+# --- 2. webhook --------------------------------------------------------------------------------
+webhook_port=$(free_port)
+cat > "$work/hooks.json" <<JSON
+[{"id": "hook", "execute-command": "/bin/sh", "include-command-output-in-response": true,
+  "pass-arguments-to-command": [{"source": "string", "name": "-c"}, {"source": "string", "name": "echo ok"}]}]
+JSON
+webhook -hooks "$work/hooks.json" -ip 127.0.0.1 -port "$webhook_port" -secure -cert "$work/certs/server.crt" \
+  -key "$work/certs/server.key" >/dev/null 2>&1 &
+pids+=($!)
+wait_for "https://127.0.0.1:$webhook_port/hooks/hook"
+hyperfine -N --warmup 50 --runs 1000 --export-json "$work/spawn.json" "/bin/sh -c 'echo ok'" >/dev/null 2>&1
+spawn_ms=$(python3 -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["results"][0]["median"] * 1000))' "$work/spawn.json")
+read -r _ hook1_p50 _ <<<"$(wrk_measure 1 1 "$duration" "https://127.0.0.1:$agent_port/hook")"
+read -r _ wh1_p50 _ <<<"$(wrk_measure 1 1 "$duration" "https://127.0.0.1:$webhook_port/hooks/hook")"
+read -r hook8_rps _ _ <<<"$(wrk_measure 2 8 "$duration" "https://127.0.0.1:$agent_port/hook")"
+read -r wh8_rps _ _ <<<"$(wrk_measure 2 8 "$duration" "https://127.0.0.1:$webhook_port/hooks/hook")"
+over=$(awk -v a="$hook1_p50" -v b="$spawn_ms" 'BEGIN { printf "%.3f", a - b }')
+echo "| webhook \`sh -c 'echo ok'\`, 1 connection, median | $hook1_p50 ms | bare spawn (hyperfine): $spawn_ms ms; webhook: $wh1_p50 ms | +$over ms over the spawn (target ≤ 0.3) | $(ratio "$hook1_p50" "$wh1_p50") of webhook's latency |"
+echo "| webhook, 8 connections (runMulti) | $hook8_rps req/s | webhook: $wh8_rps req/s | target ≥ webhook | $(ratio "$hook8_rps" "$wh8_rps") |"
+
+# --- 3. memory ---------------------------------------------------------------------------------
+kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
+agent_port=$(free_port)
+start_agent "$agent_port"
+sleep 2
+idle=$(rss_mib "$agent_pid")
+many_requests "https://127.0.0.1:$agent_port/hook" 10000
+sleep 1
+after=$(rss_mib "$agent_pid")
+growth=$(awk -v a="$after" -v b="$idle" 'BEGIN { printf "%.1f", a - b }')
+echo "| resident memory | idle $idle MiB; after 10,000 webhook runs $after MiB | | growth $growth MiB (targets: idle ≤ 20, growth ≤ 5) | |"
