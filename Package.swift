@@ -15,7 +15,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -28,6 +27,7 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CJsonnet", path: "Sources/CJsonnet"),
+        .target(name: "CSpawn", path: "Sources/CSpawn"),
         .target(
             name: "Auth",
             dependencies: [
@@ -44,10 +44,9 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "Auth", "EtchaInstrumentation", "CJsonnet",
+                "Auth", "EtchaInstrumentation", "CJsonnet", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -74,6 +73,7 @@ let package = Package(
             path: "bench/EngineOverhead",
             swiftSettings: strict
         ),
+        .executableTarget(name: "Exp", dependencies: ["Agent", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log")], path: "bench/Exp"),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: strict),
         .testTarget(
             name: "EtchaInstrumentationTests",

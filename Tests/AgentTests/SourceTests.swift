@@ -56,16 +56,23 @@ import Testing
 
     @Test func queuedRunsGoInArrivalOrderAndAFullQueueRefuses() async throws {
         let dir = TemporaryDirectory()
-        let (set, _) = try sources(stampSource(dir, runMulti: false, maxQueued: 2), dir: dir)
+        // Each run waits for a go file, so the queue's state does not depend on timing.
+        let (set, _) = try sources("""
+            {"exec": {"command": "/bin/sh -c"}, "run": {"maxQueuedRuns": 2}, "sources": {"s": {"commands": [
+               {"id": "stamp", "always": true,
+                "change": "echo start $TAG >> \(dir.path)/log; while [ ! -f \(dir.path)/go ]; do sleep 0.01; done"}]}}}
+            """, dir: dir)
+        let queue = try #require(set["s"]).queue
         let running = Task { try await trigger(set, tag: "A") }
-        while lines(dir).isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+        while lines(dir).isEmpty { try await Task.sleep(for: .milliseconds(5)) }
         let second = Task { try await trigger(set, tag: "B") }
-        try await Task.sleep(for: .milliseconds(50))
+        while await queue.waiting < 1 { try await Task.sleep(for: .milliseconds(5)) }
         let third = Task { try await trigger(set, tag: "C") }
-        try await Task.sleep(for: .milliseconds(50))
+        while await queue.waiting < 2 { try await Task.sleep(for: .milliseconds(5)) }
         await #expect(throws: SourceError(.queueFull, source: "s")) { try await trigger(set, tag: "D") }
+        dir.write("go", "")
         _ = try await (running.value, second.value, third.value)
-        #expect(lines(dir).filter { $0.hasPrefix("start") } == ["start A", "start B", "start C"])
+        #expect(lines(dir) == ["start A", "start B", "start C"])
     }
 
     @Test func unknownSourceIsRefused() async throws {

@@ -6,7 +6,7 @@ import DequeModule
 actor RunQueue {
     private let capacity: Int
     private var busy = false
-    private var waiting: Deque<CheckedContinuation<Void, Never>> = []
+    private var waitingRuns: Deque<CheckedContinuation<Void, Never>> = []
 
     init(capacity: Int) {
         self.capacity = capacity
@@ -18,13 +18,16 @@ actor RunQueue {
             busy = true
             return
         }
-        guard waiting.count < capacity else { throw SourceError(.queueFull, source: source) }
-        await withCheckedContinuation { waiting.append($0) }
+        guard waitingRuns.count < capacity else { throw SourceError(.queueFull, source: source) }
+        await withCheckedContinuation { waitingRuns.append($0) }
     }
+
+    /// How many runs wait behind the running one.
+    var waiting: Int { waitingRuns.count }
 
     /// Ends the current run's turn and starts the next waiting run, if any.
     func release() {
-        if let next = waiting.popFirst() {
+        if let next = waitingRuns.popFirst() {
             next.resume()
         } else {
             busy = false

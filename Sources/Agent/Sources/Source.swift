@@ -15,7 +15,7 @@ public final class Source: Sendable {
     /// Which events its commands may fire.
     // A compiled Regex is immutable; it only lacks the Sendable annotation.
     private nonisolated(unsafe) let eventsSend: Regex<AnyRegexOutput>?
-    private let queue: RunQueue
+    let queue: RunQueue
     private let current: Mutex<Pattern>
 
     init(name: String, settings: SourceConfig, topExec: ResolvedExec, staticCommands: [Command], maxQueued: Int) throws

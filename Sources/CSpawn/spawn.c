@@ -1,0 +1,122 @@
+#define _GNU_SOURCE
+#include "cspawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static int spawn_without_credentials(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                                     int stdin_fd, int output_fd, const char *directory) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
+    int error = posix_spawn_file_actions_init(&actions);
+    if (error != 0) return error;
+    error = posix_spawnattr_init(&attributes);
+    if (error != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return error;
+    }
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    if (!error) error = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!error) error = posix_spawnattr_setsigmask(&attributes, &none);
+    if (!error) error = posix_spawnattr_setsigdefault(&attributes, &all);
+    if (!error) error = posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
+    if (!error) error = posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
+    if (!error) error = posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
+    if (!error) error = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (!error && directory) error = posix_spawn_file_actions_addchdir_np(&actions, directory);
+    if (!error) error = posix_spawn(pid, path, &actions, &attributes, argv, envp);
+    posix_spawnattr_destroy(&attributes);
+    posix_spawn_file_actions_destroy(&actions);
+    return error;
+}
+
+static int spawn_with_credentials(pid_t *pid, const char *path, char *const argv[], char *const envp[],
+                                  int stdin_fd, int output_fd, const char *directory, uid_t uid, gid_t gid,
+                                  const gid_t *groups, int group_count) {
+    // The child reports an exec failure through this pipe (closed on a successful exec).
+    int report[2];
+    if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    sigset_t all, previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &previous);
+    pid_t child = fork();
+    if (child == 0) {
+        // Only async-signal-safe calls from here on, and raw system calls for credentials: glibc's
+        // wrappers would try to reach the parent's other threads.
+        int failure = 0;
+        for (int signal_number = 1; signal_number < NSIG; signal_number++) {
+            struct sigaction action;
+            memset(&action, 0, sizeof(action));
+            action.sa_handler = SIG_DFL;
+            sigaction(signal_number, &action, NULL);
+        }
+        if (setsid() < 0) failure = errno;
+        if (!failure && syscall(SYS_setgroups, (size_t)group_count, groups) != 0) failure = errno;
+        if (!failure && syscall(SYS_setresgid, gid, gid, gid) != 0) failure = errno;
+        if (!failure && syscall(SYS_setresuid, uid, uid, uid) != 0) failure = errno;
+        if (!failure && directory && chdir(directory) != 0) failure = errno;
+        if (!failure && dup2(stdin_fd, 0) < 0) failure = errno;
+        if (!failure && dup2(output_fd, 1) < 0) failure = errno;
+        if (!failure && dup2(output_fd, 2) < 0) failure = errno;
+        if (!failure) {
+            int keep = report[1];
+            // Close everything above 2 but the report pipe (close-on-exec, so exec closes it).
+            if (keep > 3) syscall(SYS_close_range, 3, keep - 1, 0);
+            syscall(SYS_close_range, keep + 1, ~0U, 0);
+            sigset_t none;
+            sigemptyset(&none);
+            sigprocmask(SIG_SETMASK, &none, NULL);
+            execve(path, argv, envp);
+            failure = errno;
+        }
+        (void)!write(report[1], &failure, sizeof(failure));
+        _exit(127);
+    }
+    int fork_error = child < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    close(report[1]);
+    if (fork_error) {
+        close(report[0]);
+        return fork_error;
+    }
+    int child_error = 0;
+    ssize_t got;
+    do {
+        got = read(report[0], &child_error, sizeof(child_error));
+    } while (got < 0 && errno == EINTR);
+    close(report[0]);
+    *pid = child;
+    // The child's exit is reaped by the caller either way; a failure still returns its pid so it is.
+    return got == sizeof(child_error) ? (child_error ? child_error : EIO) : 0;
+}
+
+int etcha_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd, int output_fd,
+                const char *directory, int set_credentials, uid_t uid, gid_t gid, const gid_t *groups,
+                int group_count) {
+    if (set_credentials) {
+        return spawn_with_credentials(pid, path, argv, envp, stdin_fd, output_fd, directory, uid, gid, groups,
+                                      group_count);
+    }
+    return spawn_without_credentials(pid, path, argv, envp, stdin_fd, output_fd, directory);
+}
+
+int etcha_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int etcha_eventfd(void) {
+    return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+int etcha_pipe(int descriptors[2]) {
+    return pipe2(descriptors, O_CLOEXEC);
+}
