@@ -73,7 +73,6 @@ let package = Package(
             path: "bench/EngineOverhead",
             swiftSettings: strict
         ),
-        .executableTarget(name: "Exp", dependencies: ["Agent", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log")], path: "bench/Exp"),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: strict),
         .testTarget(
             name: "EtchaInstrumentationTests",
