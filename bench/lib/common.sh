@@ -31,6 +31,11 @@ rss_mib() {
   awk '/^VmRSS/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/status"
 }
 
+# Anonymous memory (heap and stacks: what the process itself allocated) in MiB.
+anon_mib() {
+  awk '/^Anonymous/ { printf "%.1f\n", $2 / 1024 }' "/proc/$1/smaps_rollup"
+}
+
 # 10,000 HTTPS requests over 4 keep-alive connections; fails on any non-200 answer.
 many_requests() { # url count
   python3 - "$1" "$2" <<'PY'

@@ -63,11 +63,11 @@ public struct CommandEngine: Sendable {
         var variables: [String: String] = [:]
         /// What the running command will leave as `_CHECK`, `_CHANGE`, `_REMOVE` once it is done.
         var pending: [String: String] = [:]
-        let inherited: [String: String]
+        /// The agent's environment, read only when a step inherits it.
+        lazy var inherited: [String: String] = ProcessInfo.processInfo.environment
 
         init(context: Context) {
             self.context = context
-            inherited = ProcessInfo.processInfo.environment
         }
 
         /// Records a variable of `command`: prefixed ones are visible at once (a change may read its own
@@ -142,7 +142,7 @@ public struct CommandEngine: Sendable {
         var checkFailed = false
         var checkOutput = ""
         if !command.check.isEmpty {
-            let check = await step(command.check, of: command, exec: exec, state: state)
+            let check = await step(command.check, of: command, exec: exec, state: &state)
             count(command, parentID: parentID, mode: .check, failed: !check.succeeded, state: state)
             if let failure = check.failure {
                 return fail(command, "check: \(failure)", output: check.output, logger: logger, state: &state)
@@ -180,7 +180,7 @@ public struct CommandEngine: Sendable {
         _ command: Command, script: String, mode: CommandMode, parentID: String, exec: ResolvedExec,
         logger: Logger, state: inout RunState
     ) async -> Outcome {
-        let result = await step(script, of: command, exec: exec, state: state)
+        let result = await step(script, of: command, exec: exec, state: &state)
         count(command, parentID: parentID, mode: mode, failed: !result.succeeded, state: state)
         let name = mode == .change ? "CHANGE" : "REMOVE"
         state.set("_\(name)", of: command, to: result.succeeded ? "0" : "1")
@@ -214,7 +214,7 @@ public struct CommandEngine: Sendable {
         return Outcome(output: output, proceed: false)
     }
 
-    private func step(_ script: String, of command: Command, exec: ResolvedExec, state: RunState) async -> StepResult {
+    private func step(_ script: String, of command: Command, exec: ResolvedExec, state: inout RunState) async -> StepResult {
         guard ContinuousClock.now < state.context.deadline else {
             return StepResult(status: nil, output: "", failure: "timed out before it started")
         }

@@ -85,7 +85,8 @@ enum StepRunner {
     /// agent's `PATH`.
     static func resolveExecutable(_ name: String) -> String? {
         if name.contains("/") { return name }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        // getenv, not ProcessInfo's environment: that builds a dictionary of every variable on each call.
+        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }
