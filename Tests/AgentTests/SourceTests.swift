@@ -57,7 +57,8 @@ import Testing
     @Test func queuedRunsGoInArrivalOrderAndAFullQueueRefuses() async throws {
         let dir = TemporaryDirectory()
         // Each run waits for a go file, so the queue's state does not depend on timing.
-        let (set, _) = try sources("""
+        let (set, _) = try sources(
+            """
             {"exec": {"command": "/bin/sh -c"}, "run": {"maxQueuedRuns": 2}, "sources": {"s": {"commands": [
                {"id": "stamp", "always": true,
                 "change": "echo start $TAG >> \(dir.path)/log; while [ ! -f \(dir.path)/go ]; do sleep 0.01; done"}]}}}

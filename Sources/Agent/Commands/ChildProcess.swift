@@ -27,13 +27,16 @@ struct ChildProcess {
     func run(deadline: ContinuousClock.Instant, outputLimit: Int) async -> StepResult {
         Self.pipeSignalIgnored
         let wake = Wake()
-        guard wake.descriptor >= 0 else { return StepResult(status: nil, output: "", failure: "cannot create an eventfd") }
+        guard wake.descriptor >= 0 else {
+            return StepResult(status: nil, output: "", failure: "cannot create an eventfd")
+        }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 // A queue of its own: its thread blocks in poll(2), which must not take one of the
                 // global pool's threads, since Swift concurrency runs on those.
                 DispatchQueue(label: "etcha.step").async {
-                    continuation.resume(returning: self.runBlocking(deadline: deadline, outputLimit: outputLimit, wake: wake))
+                    continuation.resume(
+                        returning: self.runBlocking(deadline: deadline, outputLimit: outputLimit, wake: wake))
                 }
             }
         } onCancel: {

@@ -214,7 +214,9 @@ public struct CommandEngine: Sendable {
         return Outcome(output: output, proceed: false)
     }
 
-    private func step(_ script: String, of command: Command, exec: ResolvedExec, state: inout RunState) async -> StepResult {
+    private func step(_ script: String, of command: Command, exec: ResolvedExec, state: inout RunState) async
+        -> StepResult
+    {
         guard ContinuousClock.now < state.context.deadline else {
             return StepResult(status: nil, output: "", failure: "timed out before it started")
         }

@@ -59,10 +59,13 @@ enum StepRunner {
     }
 
     /// The user, group and supplementary groups to run as, or nil to run as the agent.
-    private static func credentials(for exec: ResolvedExec) throws(CommandError) -> (uid: uid_t, gid: gid_t, groups: [gid_t])? {
+    private static func credentials(for exec: ResolvedExec) throws(CommandError) -> (
+        uid: uid_t, gid: gid_t, groups: [gid_t]
+    )? {
         guard !exec.user.isEmpty || !exec.group.isEmpty else { return nil }
         guard getuid() == 0 else {
-            throw CommandError(.spawnFailed, "exec.user/exec.group: running as another user needs the agent to run as root")
+            throw CommandError(
+                .spawnFailed, "exec.user/exec.group: running as another user needs the agent to run as root")
         }
         var result: (uid: uid_t, gid: gid_t, groups: [gid_t]) = (getuid(), getgid(), [])
         if !exec.user.isEmpty {
@@ -86,7 +89,8 @@ enum StepRunner {
     static func resolveExecutable(_ name: String) -> String? {
         if name.contains("/") { return name }
         // getenv, not ProcessInfo's environment: that builds a dictionary of every variable on each call.
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        let path =
+            getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }
