@@ -17,6 +17,9 @@ deps:
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@# The JWT interop tests check tokens with Python's cryptography package.
+	@python3 -c 'import cryptography' 2>/dev/null || python3 -m pip install -q cryptography || \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-cryptography >/dev/null
 
 build: deps
 	swift build --product etcha

@@ -86,7 +86,7 @@ public enum JSON: Sendable, Equatable, Hashable {
     }
 
     /// A name for the value's type, for error messages.
-    var typeName: String {
+    public var typeName: String {
         switch self {
         case .null: "null"
         case .bool: "a boolean"

@@ -1,0 +1,104 @@
+import Foundation
+
+/// Why a token is refused. Callers log it and answer as for an unknown source; the text names the
+/// reason, never key material.
+public struct JWTError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// One line for the log.
+    public var description: String
+
+    init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// A token whose signature, `alg`, time claims and rule were checked.
+public struct VerifiedToken: Sendable {
+    /// The token as received.
+    public var token: String
+    /// The claims object.
+    public var claims: [String: JSON]
+    /// The key that verified it.
+    public var key: PublicKey
+
+    /// An integer claim (`iat`, `exp`, …), if present and numeric.
+    public func time(_ claim: String) -> Int? {
+        if case .number(let value)? = claims[claim] { return Int(value) }
+        return nil
+    }
+}
+
+/// Compact JWS as Etcha uses it: `{"alg", "kid", "typ": "JWT"}`, claims with integer times, and
+/// EdDSA, ES256 or RS256 signatures. Written on swift-crypto rather than a JWT library so that the
+/// rules that matter are the code itself: the header `alg` must be the key's (`none`, HMAC and any
+/// mismatch are refused), a `kid` that names a configured key selects it, and `exp`/`nbf` are
+/// checked with 30 s of skew.
+///
+///     let token = try JWT.sign(claims, with: key)
+///     let verified = try JWT.verify(token, keys: keys)
+public enum JWT {
+    /// Allowed clock difference for `exp` and `nbf`.
+    public static let skew = 30
+
+    /// Signs `claims` (a JSON object) with `key`.
+    public static func sign(_ claims: [String: JSON], with key: PrivateKey) throws(KeyError) -> String {
+        var header: [String: JSON] = ["alg": .string(key.algorithm.jwsAlgorithm), "typ": .string("JWT")]
+        if !key.id.isEmpty { header["kid"] = .string(key.id) }
+        let input =
+            base64URL(Array(JSON.object(header).text.utf8)) + "." + base64URL(Array(JSON.object(claims).text.utf8))
+        return input + "." + base64URL(try key.sign(Array(input.utf8)))
+    }
+
+    /// Verifies `token` against `keys` at `now` (seconds since 1970).
+    public static func verify(_ token: String, keys: [PublicKey], now: Int = Int(Date().timeIntervalSince1970))
+        throws(JWTError) -> VerifiedToken
+    {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3 else { throw JWTError("not a compact JWS (three dot-separated parts)") }
+        guard let headerBytes = decodeBase64URL(parts[0]), let payloadBytes = decodeBase64URL(parts[1]),
+            let signature = decodeBase64URL(parts[2])
+        else { throw JWTError("a part is not base64url") }
+        guard case .object(let header)? = try? JSON(parsing: Data(headerBytes)), case .string(let alg)? = header["alg"]
+        else { throw JWTError("the header is not a JSON object with alg") }
+        guard let algorithm = KeyAlgorithm.allCases.first(where: { $0.jwsAlgorithm == alg }) else {
+            throw JWTError("alg \"\(alg)\" is not accepted")
+        }
+        var candidates = keys
+        if case .string(let kid)? = header["kid"], !kid.isEmpty, keys.contains(where: { $0.id == kid }) {
+            candidates = keys.filter { $0.id == kid }
+        }
+        candidates = candidates.filter { $0.algorithm == algorithm }
+        guard !candidates.isEmpty else { throw JWTError("no configured key of type \(algorithm.rawValue)") }
+        let signed = Array(parts[0].utf8) + [UInt8(ascii: ".")] + Array(parts[1].utf8)
+        guard let key = candidates.first(where: { $0.isValidSignature(signature, for: signed) }) else {
+            throw JWTError("the signature does not verify")
+        }
+        guard case .object(let claims)? = try? JSON(parsing: Data(payloadBytes)) else {
+            throw JWTError("the claims are not a JSON object")
+        }
+        let verified = VerifiedToken(token: token, claims: claims, key: key)
+        if let exp = verified.time("exp"), now > exp + skew { throw JWTError("expired") }
+        if let nbf = verified.time("nbf"), now + skew < nbf { throw JWTError("not valid yet (nbf)") }
+        for claim in ["exp", "nbf", "iat"] where claims[claim] != nil && verified.time(claim) == nil {
+            throw JWTError("\(claim) is not a number")
+        }
+        return verified
+    }
+
+    /// Base64url without padding.
+    public static func base64URL(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Decodes base64url with or without padding; nil for anything else.
+    public static func decodeBase64URL(_ text: Substring) -> [UInt8]? {
+        guard text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "=") })
+        else {
+            return nil
+        }
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            .replacingOccurrences(of: "=", with: "")
+        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
+        return Data(base64Encoded: base64).map(Array.init)
+    }
+}
