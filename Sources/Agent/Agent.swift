@@ -42,6 +42,7 @@ public final class Agent: Service, Sendable {
             logger.info("delaying start", metadata: ["seconds": "\(seconds)"])
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
         }
+        sources.restore()
         readiness.markReady()
         await sources.runAtStartup()
         await withDiscardingTaskGroup { group in

@@ -6,7 +6,7 @@ public struct JWTError: Error, CustomStringConvertible, Sendable, Equatable {
     /// One line for the log.
     public var description: String
 
-    init(_ description: String) {
+    public init(_ description: String) {
         self.description = description
     }
 }

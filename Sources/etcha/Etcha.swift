@@ -12,7 +12,11 @@ struct Etcha: AsyncParsableCommand {
             Global options (-c, -x, --log-format, --log-level) may come before or after the verb.
             Environment variables ETCHA_<PATH> (e.g. ETCHA_RUN_STATEDIR) override the file; -x overrides both.
             """,
-        subcommands: [RunCommand.self, LocalCommand.self, RenderCommand.self, VersionCommand.self]
+        subcommands: [
+            RunCommand.self, LocalCommand.self, BuildCommand.self, PushCommand.self, RenderCommand.self,
+            JWTCommand.self,
+            CompareCommand.self, GenerateKeysCommand.self, VersionCommand.self,
+        ]
     )
 
     static func main() async {

@@ -7,6 +7,8 @@ public struct LoadedConfig: Sendable {
     public var config: Config
     /// Each source's static `commands`, parsed and checked.
     public var staticCommands: [String: [Command]]
+    /// Each source's verify keys (`run.verifyKeys` plus its own) and JWT rule (its own, else `run.jwtRule`).
+    public var trust: [String: SourceTrust]
     /// Things worth telling the operator that do not stop startup (ignored Etcha keys).
     public var warnings: [String]
 }
@@ -44,7 +46,8 @@ public struct ConfigLoader: Sendable {
         let complete = try Self.normalize(tree, shape: ConfigSchema.root, path: "", aliases: [:], warnings: &warnings)
         let config = try Self.decode(complete ?? .object([:]))
         let commands = try ConfigValidator.validate(config)
-        return LoadedConfig(config: config, staticCommands: commands, warnings: warnings)
+        let trust = try ConfigValidator.trust(config)
+        return LoadedConfig(config: config, staticCommands: commands, trust: trust, warnings: warnings)
     }
 
     private func readFile() throws(ConfigError) -> JSON {

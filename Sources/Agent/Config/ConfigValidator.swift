@@ -1,3 +1,5 @@
+import Auth
+
 /// The checks that need more than a type: values in range, regexes that compile, commands whose
 /// targets are valid, exec overrides that are allowed. Each failure names the key path.
 enum ConfigValidator {
@@ -62,6 +64,47 @@ enum ConfigValidator {
             }
         }
         return commands
+    }
+
+    /// Parses every verify key, JWT rule and the signing key; a bad one names its key path.
+    static func trust(_ config: Config) throws(ConfigError) -> [String: SourceTrust] {
+        let global = try keys(config.run.verifyKeys, path: "run.verifyKeys")
+        let globalRule = try rule(config.run.jwtRule, path: "run.jwtRule")
+        if !config.build.signingKey.isEmpty {
+            do {
+                _ = try PrivateKey(parsing: config.build.signingKey)
+            } catch {
+                throw ConfigError("build.signingKey", error.description)
+            }
+        }
+        var trust: [String: SourceTrust] = [:]
+        for (name, source) in config.sources {
+            let own = try keys(source.verifyKeys, path: "sources.\(name).verifyKeys")
+            let rule = try rule(source.jwtRule, path: "sources.\(name).jwtRule") ?? globalRule
+            trust[name] = SourceTrust(keys: global + own, rule: rule)
+        }
+        return trust
+    }
+
+    private static func keys(_ texts: [String], path: String) throws(ConfigError) -> [PublicKey] {
+        var keys: [PublicKey] = []
+        for (index, text) in texts.enumerated() {
+            do {
+                keys.append(try PublicKey(parsing: text))
+            } catch {
+                throw ConfigError("\(path)[\(index)]", error.description)
+            }
+        }
+        return keys
+    }
+
+    private static func rule(_ text: String, path: String) throws(ConfigError) -> JWTRule? {
+        guard !text.isEmpty else { return nil }
+        do {
+            return try JWTRule(parsing: text)
+        } catch {
+            throw ConfigError(path, error.description)
+        }
     }
 
     /// The exec a source's `shell` describes (a command string, or an exec object).

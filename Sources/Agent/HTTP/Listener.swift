@@ -67,6 +67,7 @@ public final class Listener: Service, Sendable {
             middleware: WebhookMiddleware(
                 sources: sources, bodyLimit: bodyLimit, identity: identity, readiness: readiness))
         SystemRoutes(metrics: metrics, metricsKey: config.run.systemMetricsKey, readiness: readiness).add(to: router)
+        PushRoute(sources: sources, bodyLimit: bodyLimit, identity: identity, readiness: readiness).add(to: router)
         return router
     }
 

@@ -1,41 +1,58 @@
+import Auth
 import EtchaInstrumentation
 import Foundation
 import Logging
 import Synchronization
 
-/// One configured source: its settings, the pattern it runs now, and the queue its runs take
-/// turns in.
+/// One configured source: its settings, what it trusts, the pattern it runs now (its static
+/// commands, or the last signed pattern it accepted), and the queue its runs take turns in.
 public final class Source: Sendable {
     /// The source's name.
     public let name: String
     /// Its settings.
     public let settings: SourceConfig
+    /// The keys and rule its tokens must satisfy.
+    public let trust: SourceTrust
     /// The top-level exec with the source's exec laid over it.
     let exec: ResolvedExec
     /// Which events its commands may fire.
     // A compiled Regex is immutable; it only lacks the Sendable annotation.
     private nonisolated(unsafe) let eventsSend: Regex<AnyRegexOutput>?
     let queue: RunQueue
-    private let current: Mutex<Pattern>
+    private let held: Mutex<Held>
 
-    init(name: String, settings: SourceConfig, topExec: ResolvedExec, staticCommands: [Command], maxQueued: Int) throws
-    {
+    /// What the source runs now.
+    struct Held: Sendable {
+        var pattern: Pattern
+        var signed: SignedPattern?
+    }
+
+    init(
+        name: String, settings: SourceConfig, trust: SourceTrust, topExec: ResolvedExec, staticCommands: [Command],
+        maxQueued: Int
+    ) throws {
         self.name = name
         self.settings = settings
+        self.trust = trust
         exec = try topExec.overridden(by: settings.exec, at: "sources.\(name).exec")
         eventsSend = settings.eventsSend.isEmpty ? nil : try Regex(settings.eventsSend)
         queue = RunQueue(capacity: maxQueued)
-        current = Mutex(Pattern(run: staticCommands))
+        held = Mutex(Held(pattern: Pattern(run: staticCommands)))
     }
 
     /// The pattern the source runs now: its static commands, or the last accepted pattern.
     public var pattern: Pattern {
-        current.withLock { $0 }
+        held.withLock { $0.pattern }
     }
 
-    /// Replaces the pattern the source runs.
-    func hold(_ pattern: Pattern) {
-        current.withLock { $0 = pattern }
+    /// The signed pattern the source holds, if it accepted one.
+    public var signed: SignedPattern? {
+        held.withLock { $0.signed }
+    }
+
+    /// Replaces what the source runs.
+    func hold(_ pattern: Pattern, signed: SignedPattern?) {
+        held.withLock { $0 = Held(pattern: pattern, signed: signed) }
     }
 
     /// Whether the source receives `event`.
@@ -49,37 +66,87 @@ public final class Source: Sendable {
         return event.wholeMatch(of: eventsSend) != nil
     }
 
-    /// Runs `commands` (the held pattern's when nil) for `request`, after the runs queued before it
-    /// unless the source allows overlapping runs.
-    func run(
-        _ request: RunRequest, commands: [Command]? = nil, timeout: Duration, engine: CommandEngine,
-        metrics: EtchaMetrics?
+    /// Runs the held pattern for `request`, after the runs queued before it unless the source allows
+    /// overlapping runs.
+    func run(_ request: RunRequest, timeout: Duration, engine: CommandEngine, metrics: EtchaMetrics?)
+        async throws(SourceError) -> RunResult
+    {
+        try await perform(request, timeout: timeout, engine: engine, metrics: metrics) { held, context in
+            let pattern = held.pattern
+            let exec = try self.exec.overridden(by: pattern.runExec, at: "source \(self.name): runExec")
+            var context = context
+            context.exec = exec
+            let mode: CommandMode = self.settings.checkOnly || request.checkOnly ? .check : .change
+            return await engine.run(pattern.run, mode: mode, context: context)
+        }
+    }
+
+    /// Applies a newly accepted signed pattern (push or pull): refuses one older than the held token
+    /// (anti-rollback), runs the removals the diff asks for unless `noRemove`, runs the new pattern,
+    /// and holds it. In check mode nothing is held and only checks run.
+    func apply(
+        _ signed: SignedPattern, pattern: Pattern, request: RunRequest, timeout: Duration, engine: CommandEngine,
+        metrics: EtchaMetrics?, store: StateStore?
+    ) async throws(SourceError) -> RunResult {
+        try await perform(request, timeout: timeout, engine: engine, metrics: metrics) { held, context in
+            if let current = held.signed, current.issuedAt > signed.issuedAt {
+                throw SourceError(
+                    .stale, source: self.name,
+                    detail: "token issued at \(signed.issuedAt) is older than the held one (\(current.issuedAt))")
+            }
+            let exec = try self.exec.overridden(by: pattern.runExec, at: "source \(self.name): runExec")
+            var context = context
+            context.exec = exec
+            if self.settings.checkOnly || request.checkOnly {
+                return await engine.run(pattern.run, mode: .check, context: context)
+            }
+            let result =
+                self.settings.noRemove
+                ? await engine.run(pattern.run, mode: .change, context: context)
+                : await engine.apply(pattern.run, replacing: held.pattern.run, context: context)
+            self.hold(pattern, signed: signed)
+            metrics?.jwtExpiry(source: self.name, expiresAt: signed.expiresAt)
+            if let store, !self.settings.noRestore {
+                do {
+                    try store.save(signed.token.token, for: self.name)
+                } catch {
+                    var failed = result
+                    failed.errors.append("cannot save state: \(error)")
+                    return failed
+                }
+            }
+            return result
+        }
+    }
+
+    /// The frame of every run: the queue, the trigger variables, the deadline, the metrics.
+    private func perform(
+        _ request: RunRequest, timeout: Duration, engine: CommandEngine, metrics: EtchaMetrics?,
+        body: (Held, CommandEngine.Context) async throws -> RunResult
     ) async throws(SourceError) -> RunResult {
         if !settings.runMulti { try await queue.acquire(source: name) }
-        let pattern = self.pattern
         let started = ContinuousClock.now
         var environment = request.environment
         environment["ETCHA_SOURCE_NAME"] = name
         environment["ETCHA_SOURCE_TRIGGER"] = request.trigger.rawValue
         let origin = RunOrigin(
-            source: name, trigger: request.trigger, publicKey: request.publicKey,
-            remoteAddr: request.remoteAddr)
+            source: name, trigger: request.trigger, publicKey: request.publicKey, remoteAddr: request.remoteAddr)
+        let context = CommandEngine.Context(
+            exec: exec, environment: environment, origin: origin, deadline: started + timeout)
         var result: RunResult
         do {
-            let exec = try self.exec.overridden(by: pattern.runExec, at: "source \(name): runExec")
-            let context = CommandEngine.Context(
-                exec: exec, environment: environment, origin: origin,
-                deadline: started + timeout)
-            let mode: CommandMode = settings.checkOnly || request.checkOnly ? .check : .change
-            result = await engine.run(commands ?? pattern.run, mode: mode, context: context)
+            result = try await body(held.withLock { $0 }, context)
+        } catch let error as SourceError {
+            if !settings.runMulti { await queue.release() }
+            throw error
         } catch {
             result = RunResult()
-            result.errors.append(error.description)
+            result.errors.append("\(error)")
         }
         if !settings.runMulti { await queue.release() }
         metrics?.sourceRan(
-            origin: origin, failed: result.failed, changed: result.changedIDs.count,
-            removed: result.removedIDs.count, duration: ContinuousClock.now - started)
+            origin: origin, failed: result.failed, changed: result.changedIDs.count, removed: result.removedIDs.count,
+            duration: ContinuousClock.now - started)
         return result
     }
 }

@@ -9,6 +9,10 @@ public struct SourceError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let queueFull = Code(name: "queueFull")
         /// The pattern cannot be rendered or its exec chain is refused.
         public static let invalidPattern = Code(name: "invalidPattern")
+        /// The token does not verify (to a client: like an unknown source).
+        public static let unverified = Code(name: "unverified")
+        /// The token is older than the one held (anti-rollback, HTTP 409).
+        public static let stale = Code(name: "stale")
     }
 
     /// What kind of refusal it is.

@@ -26,7 +26,7 @@ public final class SourceSet: Sendable {
         for (name, settings) in loaded.config.sources.sorted(by: { $0.key < $1.key }) {
             sources.append(
                 try Source(
-                    name: name, settings: settings, topExec: topExec,
+                    name: name, settings: settings, trust: loaded.trust[name] ?? SourceTrust(), topExec: topExec,
                     staticCommands: loaded.staticCommands[name] ?? [],
                     maxQueued: loaded.config.run.maxQueuedRuns))
         }
@@ -37,7 +37,13 @@ public final class SourceSet: Sendable {
         self.logger = logger
         self.onExit = onExit
         engine = CommandEngine(metrics: metrics, logger: logger)
+        store = StateStore(
+            directory: loaded.config.run.stateDir.isEmpty
+                ? FileManager.default.currentDirectoryPath : loaded.config.run.stateDir)
     }
+
+    /// Where accepted tokens are kept.
+    public let store: StateStore
 
     /// The source called `name`, if any.
     public subscript(name: String) -> Source? { byName[name] }
@@ -55,8 +61,7 @@ public final class SourceSet: Sendable {
         logger[metadataKey: "source"] = "\(name)"
         logger[metadataKey: "trigger"] = "\(request.trigger.rawValue)"
         let result = try await source.run(
-            request, timeout: timeout(for: request.trigger), engine: engine.logging(to: logger),
-            metrics: metrics)
+            request, timeout: timeout(for: request.trigger), engine: engine.logging(to: logger), metrics: metrics)
         for error in result.errors { logger.error("run failed", metadata: ["error": "\(error)"]) }
         await handle(result.events, from: source, request: request, logger: logger)
         return result
@@ -114,6 +119,87 @@ public final class SourceSet: Sendable {
         }
     }
 
+    /// Handles a pushed token for `name` (SPEC §5): the source must exist and allow pushes, and the
+    /// token must verify; otherwise the refusal is `.unknownSource` or `.unverified`, which a client
+    /// sees alike. Fires the `push` event afterwards.
+    public func push(_ name: String, token: String, checkOnly: Bool, remoteAddr: String) async throws(SourceError)
+        -> RunResult
+    {
+        guard let source = byName[name], source.settings.allowPush else {
+            throw SourceError(.unknownSource, source: name)
+        }
+        return try await accept(
+            token, for: source, request: RunRequest(trigger: .push, checkOnly: checkOnly, remoteAddr: remoteAddr))
+    }
+
+    /// Verifies, renders and applies `token` for `source`, then dispatches its events and the
+    /// trigger's system event (`push` or `pull`).
+    func accept(_ token: String, for source: Source, request: RunRequest) async throws(SourceError) -> RunResult {
+        var logger = logger
+        logger[metadataKey: "source"] = "\(source.name)"
+        logger[metadataKey: "trigger"] = "\(request.trigger.rawValue)"
+        let (signed, pattern) = try load(token, for: source, logger: logger)
+        var request = request
+        request.publicKey = signed.token.key.id
+        let result = try await source.apply(
+            signed, pattern: pattern, request: request, timeout: timeout(for: request.trigger),
+            engine: engine.logging(to: logger), metrics: metrics, store: store)
+        for error in result.errors { logger.error("run failed", metadata: ["error": "\(error)"]) }
+        logger.info(
+            "applied",
+            metadata: [
+                "publicKey": "\(signed.token.key.id)", "changed": "\(result.changedIDs.count)",
+                "removed": "\(result.removedIDs.count)",
+            ])
+        await handle(result.events, from: source, request: request, logger: logger)
+        if !request.checkOnly {
+            await dispatch(
+                FiredEvent(name: request.trigger.rawValue, commandID: "", output: ""), from: source.name,
+                publicKey: request.publicKey, remoteAddr: request.remoteAddr)
+        }
+        return result
+    }
+
+    /// Verifies `token` against `source`'s trust and renders the pattern it carries.
+    func load(_ token: String, for source: Source, logger: Logger) throws(SourceError) -> (SignedPattern, Pattern) {
+        let signed: SignedPattern
+        do {
+            signed = try SignedPattern(source.trust.verify(token))
+        } catch {
+            logger.warning("token refused", metadata: ["reason": "\(error)"])
+            throw SourceError(.unverified, source: source.name, detail: error.description)
+        }
+        do {
+            let configuration = PatternRenderer.configuration(
+                config: config, source: source.name, exec: source.exec, runVars: signed.runVars)
+            let rendered = try PatternRenderer.render(
+                .files(entrypoint: signed.entrypoint, files: signed.files), configuration: configuration)
+            return (signed, rendered.pattern)
+        } catch {
+            logger.error("pattern refused", metadata: ["reason": "\(error)"])
+            throw SourceError(.invalidPattern, source: source.name, detail: error.description)
+        }
+    }
+
+    /// Restores each source's saved token (unless `noRestore`): verified and rendered again, then
+    /// held, so the startup run runs it. A missing, corrupt or unverifiable file is logged and
+    /// skipped, never fatal.
+    public func restore() {
+        for source in all where !source.settings.noRestore {
+            guard let token = store.load(source.name) else { continue }
+            var logger = logger
+            logger[metadataKey: "source"] = "\(source.name)"
+            do {
+                let (signed, pattern) = try load(token, for: source, logger: logger)
+                source.hold(pattern, signed: signed)
+                metrics?.jwtExpiry(source: source.name, expiresAt: signed.expiresAt)
+                logger.info("restored", metadata: ["issuedAt": "\(signed.issuedAt)"])
+            } catch {
+                logger.error("saved state ignored", metadata: ["reason": "\(error)"])
+            }
+        }
+    }
+
     /// Runs every source that is not `triggerOnly` and has commands, all at once (each in its own
     /// queue), as startup does; returns each run's result by source name.
     @discardableResult
@@ -122,7 +208,8 @@ public final class SourceSet: Sendable {
             for source in all where !source.settings.triggerOnly && !source.pattern.run.isEmpty {
                 group.addTask {
                     do {
-                        return (source.name, try await self.trigger(source.name, RunRequest(trigger: .`init`)))
+                        let request = RunRequest(trigger: .`init`, publicKey: source.signed?.token.key.id ?? "")
+                        return (source.name, try await self.trigger(source.name, request))
                     } catch {
                         var result = RunResult()
                         result.errors.append("\(error)")

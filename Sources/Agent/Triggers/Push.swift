@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// `POST /etcha/v1/push/SOURCE` (SPEC §5): the body is a JWT; `?check` runs check mode. The answer
+/// is the run's result object. An unknown source, a source without `allowPush` and any token that
+/// does not verify all answer 404, with the reason only in the log; a token older than the held one
+/// answers 409; a full run queue 503.
+struct PushRoute: Sendable {
+    let sources: SourceSet
+    let bodyLimit: BodyLimit
+    let identity: ClientIdentity
+    let readiness: Readiness
+
+    static let prefix = "/etcha/v1/push/"
+
+    func add(to router: Router<AgentRequestContext>) {
+        router.post("/etcha/v1/push/:source") { request, context in try await self.push(request, context: context) }
+    }
+
+    /// The JSON answer, field names as Etcha's.
+    struct Answer: Encodable {
+        var changedIDs: [String]
+        var changedOutputs: [String]
+        var removedIDs: [String]
+        var removedOutputs: [String]
+        var err: String
+        var exit: Bool
+    }
+
+    func push(_ request: Request, context: AgentRequestContext) async throws -> Response {
+        guard readiness.isReady else { throw HTTPError(.serviceUnavailable) }
+        let name = context.parameters.get("source") ?? ""
+        let body = try await bodyLimit.collect(request)
+        let token = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
+        let client = identity.client(of: request, peer: context.peer)
+        let result: RunResult
+        do {
+            result = try await sources.push(
+                name, token: token, checkOnly: request.uri.queryParameters["check"] != nil, remoteAddr: client)
+        } catch {
+            context.logger.warning("push refused", metadata: ["source": "\(name)", "reason": "\(error)"])
+            switch error.code {
+            case .stale: throw HTTPError(.conflict)
+            case .queueFull: throw HTTPError(.serviceUnavailable)
+            case .invalidPattern: throw HTTPError(.badRequest, message: error.description)
+            default: throw HTTPError(.notFound)
+            }
+        }
+        let answer = Answer(
+            changedIDs: result.changedIDs, changedOutputs: result.changedOutputs, removedIDs: result.removedIDs,
+            removedOutputs: result.removedOutputs, err: result.errors.joined(separator: "; "),
+            exit: result.events.contains { $0.name == "exit" })
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(answer))))
+    }
+}
