@@ -130,7 +130,7 @@ import Testing
                 ))
             // The live body passes promtool's linter with no findings.
             let file = dir.write("scrape.txt", metrics)
-            let lint = try shell("promtool check metrics < \(file)")
+            let lint = try await shell("promtool check metrics < \(file)")
             #expect(lint.status == 0)
             #expect(lint.output == "")
         }
@@ -234,10 +234,10 @@ import Testing
         let agent = try await LiveAgent.start(
             #"{"run": {"systemMetricsKey": "k"}}"#, overrides: ["httpServer_listenAddress=0.0.0.0:0"])
         let url = "https://127.0.0.1:\(agent.port)\(Self.metricsPath)"
-        for _ in 0..<11 { try shell("curl -sk -o /dev/null --interface 127.0.0.1 '\(url)?key=bad'") }
-        let limited = try shell("curl -sk -o /dev/null -w '%{http_code}' --interface 127.0.0.1 '\(url)?key=k'")
+        for _ in 0..<11 { try await shell("curl -sk -o /dev/null --interface 127.0.0.1 '\(url)?key=bad'") }
+        let limited = try await shell("curl -sk -o /dev/null -w '%{http_code}' --interface 127.0.0.1 '\(url)?key=k'")
         #expect(limited.output == "429")
-        let other = try shell("curl -sk -o /dev/null -w '%{http_code}' --interface 127.0.0.2 '\(url)?key=k'")
+        let other = try await shell("curl -sk -o /dev/null -w '%{http_code}' --interface 127.0.0.2 '\(url)?key=k'")
         #expect(other.output == "200")
         await agent.stop()
     }
@@ -265,7 +265,7 @@ import Testing
     @Test func selfSignedCertificateHasTheSANsAndSurvivesARestart() async throws {
         let dir = TemporaryDirectory()
         let first = try await LiveAgent.start(dir: dir)
-        let served = try shell(
+        let served = try await shell(
             "echo | openssl s_client -connect 127.0.0.1:\(first.port) 2>/dev/null | openssl x509 -noout -fingerprint -sha256 -ext subjectAltName"
         )
         await first.stop()
@@ -279,7 +279,7 @@ import Testing
         let mode = try FileManager.default.attributesOfItem(atPath: "\(dir.path)/etcha.key")[.posixPermissions] as? Int
         #expect(mode == 0o600)
         let second = try await LiveAgent.start(dir: dir)
-        let again = try shell(
+        let again = try await shell(
             "echo | openssl s_client -connect 127.0.0.1:\(second.port) 2>/dev/null | openssl x509 -noout -fingerprint -sha256"
         )
         #expect(again.output.contains(material.fingerprint))
@@ -290,8 +290,8 @@ import Testing
         let dir = TemporaryDirectory()
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
-        #expect(try shell("OUT=\(dir.path)/ca1 \(repository)/certs/generate.sh").status == 0)
-        #expect(try shell("OUT=\(dir.path)/ca2 \(repository)/certs/generate.sh").status == 0)
+        #expect(try await shell("OUT=\(dir.path)/ca1 \(repository)/certs/generate.sh").status == 0)
+        #expect(try await shell("OUT=\(dir.path)/ca2 \(repository)/certs/generate.sh").status == 0)
         let agent = try await LiveAgent.start(
             "{}",
             overrides: [
@@ -324,7 +324,7 @@ import Testing
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         #expect(
-            try shell(
+            try await shell(
                 "OUT=\(dir.path)/a \(repository)/certs/generate.sh && OUT=\(dir.path)/b \(repository)/certs/generate.sh"
             ).status == 0)
         let garbage = dir.write("garbage.pem", "not a certificate")
@@ -387,7 +387,7 @@ import Testing
         let agent = try await LiveAgent.start(#"{"httpServer": {"headerTimeout": "300ms"}}"#)
         let started = ContinuousClock.now
         // A client that completes the handshake and then says nothing, and one that does not even start TLS.
-        let result = try shell(
+        let result = try await shell(
             """
             python3 -c '
             import socket, ssl

@@ -100,9 +100,19 @@ func send(
         status: Int(response.status.code), headers: response.headers, body: collected, version: response.version)
 }
 
-/// Runs a command line and returns its exit status and combined output.
+/// Runs a command line and returns its exit status and combined output. The wait happens on a
+/// thread of its own: blocking a Swift concurrency thread could starve the in-process agent the
+/// command talks to.
 @discardableResult
-func shell(_ command: String) throws -> (status: Int32, output: String) {
+func shell(_ command: String) async throws -> (status: Int32, output: String) {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue(label: "test.shell").async {
+            continuation.resume(with: Result { try blockingShell(command) })
+        }
+    }
+}
+
+private func blockingShell(_ command: String) throws -> (status: Int32, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/bin/sh")
     process.arguments = ["-c", command]

@@ -19,13 +19,16 @@ struct BodyLimit: Sendable {
     }
 }
 
-/// 413, with `Connection: close` so the unread body is not drained.
+/// 413. Over HTTP/1.1 (no `:scheme` pseudo-header) with `Connection: close`, so the unread body is
+/// not drained; HTTP/2 forbids that header and resets just the stream.
 struct PayloadTooLarge: HTTPResponseError {
     var status: HTTPResponse.Status { .contentTooLarge }
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        Response(
-            status: .contentTooLarge, headers: [.connection: "close", .contentType: "text/plain"],
+        var headers: HTTPFields = [.contentType: "text/plain"]
+        if request.head.scheme == nil { headers[.connection] = "close" }
+        return Response(
+            status: .contentTooLarge, headers: headers,
             body: .init(byteBuffer: ByteBuffer(string: "request body too large\n")))
     }
 }
