@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Auth
 import Foundation
 
 /// `etcha render`: print a rendered pattern as JSON.
@@ -7,7 +8,11 @@ struct RenderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
         abstract: "Render a pattern and print it as JSON.",
-        discussion: "PATTERN is a .jsonnet or .json file, or a Jsonnet snippet of commands."
+        discussion: """
+            PATTERN is a .jsonnet or .json file, a Jsonnet snippet of commands, or a JWT (or a file holding \
+            one), which is rendered only when it verifies against run.verifyKeys: rendering runs native \
+            functions such as getCmd.
+            """
     )
 
     @OptionGroup var global: GlobalOptions
@@ -17,8 +22,26 @@ struct RenderCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (loaded, _) = try global.load()
-        let rendered = try PatternInput(pattern).render(
-            config: loaded.config, exec: ResolvedExec(topLevel: loaded.config.exec))
+        let exec = ResolvedExec(topLevel: loaded.config.exec)
+        let text = readToken(pattern)
+        let looksLikeJWT =
+            text.split(separator: ".", omittingEmptySubsequences: false).count == 3
+            && !text.contains(where: { $0 == " " || $0 == "{" || $0 == "\n" })
+        let rendered: RenderedPattern
+        if looksLikeJWT {
+            do {
+                let keys = try loaded.config.run.verifyKeys.map { try PublicKey(parsing: $0) }
+                let signed = try SignedPattern(SourceTrust(keys: keys).verify(text))
+                rendered = try PatternRenderer.render(
+                    .files(entrypoint: signed.entrypoint, files: signed.files),
+                    configuration: PatternRenderer.configuration(
+                        config: loaded.config, source: "", exec: exec, runVars: signed.runVars))
+            } catch {
+                throw CLIError("\(error)")
+            }
+        } else {
+            rendered = try PatternInput(pattern).render(config: loaded.config, exec: exec)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(rendered.json), as: UTF8.self))

@@ -266,3 +266,115 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(scratch.path)/etcha.crt"))
     }
 }
+
+/// The signed-config verbs through the real binary: generate-keys, build (with imports, build
+/// commands, manifest and run vars), jwt, render of a JWT, compare, and push to a live agent.
+@Suite struct SignedConfigCLITests {
+    private func keys(_ type: String = "ed25519", kid: String = "k1") throws -> (private: String, public: String) {
+        let out = try Binary.run(["generate-keys", "--type", type, kid])
+        let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: String]
+        return (try #require(json?["privateKey"]), try #require(json?["publicKey"]))
+    }
+
+    @Test(arguments: ["ed25519", "ecp256", "rsa2048"])
+    func generateKeysMakesAMatchingPair(type: String) throws {
+        let (privateKey, publicKey) = try keys(type, kid: "kid-\(type)")
+        #expect(privateKey.hasPrefix("\(type)private:") && privateKey.hasSuffix(":kid-\(type)"))
+        #expect(publicKey.hasPrefix("\(type)public:") && publicKey.hasSuffix(":kid-\(type)"))
+    }
+
+    @Test func buildJWTRenderCompareAndPush() throws {
+        let scratch = Scratch()
+        let (privateKey, publicKey) = try keys()
+        try FileManager.default.createDirectory(
+            atPath: "\(scratch.path)/patterns/lib", withIntermediateDirectories: true)
+        scratch.write(
+            "patterns/lib/file.libsonnet",
+            """
+            { file(dir, name):: {id: name, check: "test -f " + dir + "/" + name, change: "touch " + dir + "/" + name,
+                                 remove: "rm " + dir + "/" + name} }
+            """)
+        let out = "\(scratch.path)/out"
+        scratch.write(
+            "patterns/web.jsonnet",
+            """
+            local f = import 'lib/file.libsonnet';
+            {
+              build: [{id: 'manifest', always: true, change: 'echo built-here', onChange: ['etcha:buildManifest', 'etcha:runVar_color']}],
+              local vars = std.native('getConfig')().vars,
+              // runVar_color exists when the agent renders the token, not yet while it is built.
+              run: [f.file('\(out)', 'a'), f.file('\(out)', if std.objectHas(vars, 'color') then vars.color else 'unset')],
+              runExec: {command: '/bin/sh -c'},
+              issuer: 'ci', expiresIn: '1h',
+            }
+            """)
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let sign = ["-x", "build_signingKey=\(privateKey)"]
+        let verify = ["-x", "run_verifyKeys=[\"\(publicKey)\"]"]
+        let built = try Binary.run(sign + ["build", "patterns/web.jsonnet", "web.jwt"], in: scratch.path)
+        #expect(built.status == 0, "\(built.stderr)")
+        let inspected = try Binary.run(verify + ["jwt", "web.jwt"], in: scratch.path)
+        #expect(inspected.status == 0)
+        #expect(inspected.stdout.contains(#""etchaBuildManifest":"built-here""#))
+        #expect(inspected.stdout.contains(#""etchaRunVars":{"color":"built-here"}"#))
+        #expect(inspected.stdout.contains(#""entrypoint":"/web.jsonnet""#))
+        #expect(inspected.stdout.contains(#""/lib/file.libsonnet""#))
+        #expect(inspected.stdout.contains(#""iss":"ci""#))
+        #expect(inspected.stdout.contains("verified by key k1"))
+        let stranger = try keys(kid: "other")
+        #expect(
+            try Binary.run(["-x", "run_verifyKeys=[\"\(stranger.public)\"]", "jwt", "web.jwt"], in: scratch.path).status
+                == 1)
+        let rendered = try Binary.run(verify + ["render", "web.jwt"], in: scratch.path)
+        #expect(rendered.stdout.contains("\(out)/built-here"))
+        #expect(try Binary.run(["render", "web.jwt"], in: scratch.path).status != 0)  // unverified: not rendered
+        let again = try Binary.run(sign + ["build", "patterns/web.jsonnet", "again.jwt"], in: scratch.path)
+        #expect(again.status == 0)
+        #expect(try Binary.run(["compare", "web.jwt", "again.jwt"], in: scratch.path).status == 0)
+
+        // Push to a live agent, twice, then a pattern without a command.
+        scratch.write(
+            "agent.json",
+            """
+            {"run": {"verifyKeys": ["\(publicKey)"], "stateDir": "\(scratch.path)/state"},
+             "httpServer": {"listenAddress": "127.0.0.1:0"}, "sources": {"web": {"allowPush": true, "exec": {"allowOverride": true}}}}
+            """)
+        let agent = try Binary.start(["-c", "agent.json", "run"], in: scratch.path, environment: [:])
+        defer {
+            kill(agent.process.processIdentifier, SIGTERM)
+            _ = Binary.wait(for: agent, timeout: 15)
+        }
+        var port = ""
+        let deadline = Date().addingTimeInterval(20)
+        while port.isEmpty && Date() < deadline {
+            if let range = agent.stderr.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                port = String(agent.stderr[range].split(separator: ":").last!)
+            } else {
+                usleep(50_000)
+            }
+        }
+        let push = sign + ["-x", "httpClient_tlsSkipVerify=true", "push", "-h", "127.0.0.1:\(port)", "web"]
+        let first = try Binary.run(push + ["web.jwt"], in: scratch.path)
+        #expect(first.stdout == "127.0.0.1:\(port):\n        Changed 2: a, built-here\n", "\(first.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(out)/a"))
+        let second = try Binary.run(push + ["patterns/web.jsonnet"], in: scratch.path)
+        #expect(second.stdout == "127.0.0.1:\(port):\n        No changes\n")
+        scratch.write(
+            "patterns/web.jsonnet",
+            """
+            local f = import 'lib/file.libsonnet';
+            { run: [f.file('\(out)', 'a')], runExec: {command: '/bin/sh -c'} }
+            """)
+        let third = try Binary.run(push + ["patterns/web.jsonnet"], in: scratch.path)
+        #expect(third.stdout == "127.0.0.1:\(port):\n        Removed 1: built-here\n")
+        #expect(!FileManager.default.fileExists(atPath: "\(out)/built-here"))
+        let refused = try Binary.run(
+            [
+                "-x", "build_signingKey=\(stranger.private)", "-x", "httpClient_tlsSkipVerify=true", "push", "-h",
+                "127.0.0.1:\(port)",
+                "web", "patterns/web.jsonnet",
+            ], in: scratch.path)
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("error: 404"))
+    }
+}
