@@ -45,6 +45,7 @@ public final class Agent: Service, Sendable {
         sources.restore()
         readiness.markReady()
         await sources.runAtStartup()
+        await sources.pullAll()
         await withDiscardingTaskGroup { group in
             for source in sources.all where source.settings.runFrequency.duration > .zero {
                 group.addTask { await self.repeatRuns(of: source) }
@@ -65,6 +66,10 @@ public final class Agent: Service, Sendable {
                 try await Task.sleep(for: period)
             } catch {
                 return
+            }
+            if !source.settings.pullPaths.isEmpty {
+                await sources.pull(source.name, runHeld: true)
+                continue
             }
             guard !source.settings.triggerOnly, !source.pattern.run.isEmpty else { continue }
             _ = try? await sources.trigger(source.name, RunRequest(trigger: .pull))

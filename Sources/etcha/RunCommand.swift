@@ -29,8 +29,10 @@ struct RunCommand: AsyncParsableCommand {
             throw CLIError("\(error)")
         }
         if once {
+            agent.sources.restore()
             let results = await agent.sources.runAtStartup()
-            if results.values.contains(where: \.failed) { throw ExitCode(1) }
+            let pulled = await agent.sources.pullAll()
+            if results.values.contains(where: \.failed) || pulled.values.contains(where: \.failed) { throw ExitCode(1) }
             return
         }
         let listener: Listener

@@ -13,7 +13,7 @@ public final class SourceSet: Sendable {
     let engine: CommandEngine
     let metrics: EtchaMetrics?
     let config: Config
-    private let logger: Logger
+    let logger: Logger
     /// Called when a run fires the `exit` event (and its receivers have run).
     private let onExit: @Sendable () -> Void
 
@@ -152,9 +152,10 @@ public final class SourceSet: Sendable {
                 "removed": "\(result.removedIDs.count)",
             ])
         await handle(result.events, from: source, request: request, logger: logger)
-        if !request.checkOnly {
+        // The pull event is fired by pull itself, after every pull whatever happened.
+        if !request.checkOnly && request.trigger == .push {
             await dispatch(
-                FiredEvent(name: request.trigger.rawValue, commandID: "", output: ""), from: source.name,
+                FiredEvent(name: "push", commandID: "", output: ""), from: source.name,
                 publicKey: request.publicKey, remoteAddr: request.remoteAddr)
         }
         return result

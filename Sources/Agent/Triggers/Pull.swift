@@ -1,0 +1,125 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+
+/// Fetches a source's JWT from its `pullPaths` (SPEC §5): local files, or `http(s)://` URLs with
+/// `#Header:value` suffixes separated by `\r\n` (the special header `skipVerify` turns off
+/// certificate checks for that URL). Bodies are limited to `httpServer.maxBodyBytes`, requests to
+/// 30 s.
+struct PullFetcher: Sendable {
+    let config: Config
+
+    /// The token at `path`.
+    func fetch(_ path: String) async throws -> String {
+        guard path.hasPrefix("http://") || path.hasPrefix("https://") else {
+            let attributes = try FileManager.default.attributesOfItem(atPath: path)
+            guard let size = attributes[.size] as? Int, size <= config.httpServer.maxBodyBytes else {
+                throw PushFailure("\(path): larger than httpServer.maxBodyBytes")
+            }
+            return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let (url, headers, skipVerify) = Self.split(path)
+        let client = try makeClient(skipVerify: skipVerify || config.httpClient.tlsSkipVerify)
+        do {
+            var request = HTTPClientRequest(url: url)
+            for (name, value) in headers { request.headers.add(name: name, value: value) }
+            let response = try await client.execute(request, timeout: .seconds(30))
+            guard response.status == .ok else {
+                try? await client.shutdown()
+                throw PushFailure("\(url): \(response.status.code) \(response.status.reasonPhrase)")
+            }
+            let body = try await response.body.collect(upTo: config.httpServer.maxBodyBytes)
+            try await client.shutdown()
+            return String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    /// `URL#h1:v1\r\nh2:v2` into the URL, the headers, and whether `skipVerify` was among them.
+    static func split(_ path: String) -> (String, [(String, String)], Bool) {
+        guard let hash = path.firstIndex(of: "#") else { return (path, [], false) }
+        var headers: [(String, String)] = []
+        var skipVerify = false
+        for line in path[path.index(after: hash)...].components(separatedBy: "\r\n") where !line.isEmpty {
+            let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts[0].lowercased() == "skipverify" {
+                skipVerify = parts.count < 2 || parts[1].isEmpty || parts[1].lowercased() == "true"
+            } else if parts.count == 2 {
+                headers.append((parts[0], parts[1]))
+            }
+        }
+        return (String(path[..<hash]), headers, skipVerify)
+    }
+
+    private func makeClient(skipVerify: Bool) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if skipVerify {
+            tls.certificateVerification = .none
+        } else if !config.httpClient.tlsCAPath.isEmpty {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(config.httpClient.tlsCAPath))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(30))
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+}
+
+extension SourceSet {
+    /// Pulls every source with `pullPaths`, one after another (startup and `etcha run --once`).
+    @discardableResult
+    public func pullAll() async -> [String: RunResult] {
+        var results: [String: RunResult] = [:]
+        for source in all where !source.settings.pullPaths.isEmpty {
+            if let result = await pull(source.name, runHeld: false) { results[source.name] = result }
+        }
+        return results
+    }
+
+    /// Pulls `source`: the first of its `pullPaths` that can be fetched and verifies is applied,
+    /// unless it carries the same pattern, manifest and version (unless `pullIgnoreVersion`) as the
+    /// held token, in which case the held pattern just runs when `runHeld` asks for it. A path that
+    /// fails is logged and the held pattern kept. The `pull` event fires after every pull.
+    @discardableResult
+    public func pull(_ name: String, runHeld: Bool) async -> RunResult? {
+        guard let source = self[name], !source.settings.pullPaths.isEmpty else { return nil }
+        var logger = self.logger
+        logger[metadataKey: "source"] = "\(name)"
+        logger[metadataKey: "trigger"] = "pull"
+        let fetcher = PullFetcher(config: config)
+        var result: RunResult?
+        for path in source.settings.pullPaths {
+            let token: String
+            do {
+                token = try await fetcher.fetch(path)
+            } catch {
+                logger.error("pull failed", metadata: ["path": "\(PullFetcher.split(path).0)", "error": "\(error)"])
+                continue
+            }
+            do {
+                let (signed, _) = try load(token, for: source, logger: logger)
+                if let held = source.signed,
+                    held.sameContent(as: signed, ignoringVersion: source.settings.pullIgnoreVersion)
+                {
+                    logger.debug("pulled token unchanged")
+                    if runHeld, !source.settings.triggerOnly {
+                        result = try? await trigger(name, RunRequest(trigger: .pull, publicKey: held.token.key.id))
+                    }
+                } else {
+                    result = try await accept(token, for: source, request: RunRequest(trigger: .pull))
+                }
+                break
+            } catch {
+                logger.error(
+                    "pulled token refused", metadata: ["path": "\(PullFetcher.split(path).0)", "error": "\(error)"])
+            }
+        }
+        await dispatch(FiredEvent(name: "pull", commandID: "", output: ""), from: name)
+        return result
+    }
+}
