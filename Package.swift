@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "etcha", targets: ["etcha"]),
         .executable(name: "EngineOverhead", targets: ["EngineOverhead"]),
+        .executable(name: "SignedConfigBench", targets: ["SignedConfigBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,6 +76,12 @@ let package = Package(
             path: "bench/EngineOverhead",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "SignedConfigBench",
+            dependencies: ["Agent", "Auth", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log")],
+            path: "bench/SignedConfig",
+            swiftSettings: strict
+        ),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: strict),
         .testTarget(
             name: "EtchaInstrumentationTests",
@@ -90,6 +97,6 @@ let package = Package(
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "EndToEndTests", dependencies: ["etcha"], swiftSettings: strict),
+        .testTarget(name: "EndToEndTests", dependencies: ["etcha", "Auth"], swiftSettings: strict),
     ]
 )

@@ -6,7 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${ROUNDS:-30}"
 swift build -c release --product EngineOverhead >/dev/null
+swift build -c release --product SignedConfigBench >/dev/null
 echo "| benchmark | agent | peer | difference | ratio |"
 echo "| --- | --- | --- | --- | --- |"
 .build/release/EngineOverhead "$rounds"
+.build/release/SignedConfigBench
 bench/listener.sh

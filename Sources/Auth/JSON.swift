@@ -11,7 +11,8 @@ public enum JSON: Sendable, Equatable, Hashable {
 
     /// Parses UTF-8 JSON text.
     public init(parsing data: Data) throws {
-        self = try JSONDecoder().decode(JSON.self, from: data)
+        var parser = JSONParser(bytes: Array(data))
+        self = try parser.document()
     }
 
     /// Parses JSON text.
@@ -137,5 +138,179 @@ extension JSON: Codable {
         case .array(let value): try container.encode(value)
         case .object(let value): try container.encode(value)
         }
+    }
+}
+
+/// Why text is not JSON.
+public struct JSONParseError: Error, CustomStringConvertible, Sendable {
+    /// Where and what.
+    public var description: String
+}
+
+/// A strict RFC 8259 parser over UTF-8 bytes (Foundation's decoders were the slowest part of
+/// verifying a token).
+struct JSONParser {
+    let bytes: [UInt8]
+    var index = 0
+    var depth = 0
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    mutating func document() throws(JSONParseError) -> JSON {
+        let value = try self.value()
+        skipSpace()
+        guard index == bytes.count else { throw fail("trailing characters") }
+        return value
+    }
+
+    private func fail(_ what: String) -> JSONParseError {
+        JSONParseError(description: "JSON: \(what) at byte \(index)")
+    }
+
+    private mutating func skipSpace() {
+        while index < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[index]) { index += 1 }
+    }
+
+    private mutating func literal(_ text: StaticString, _ value: JSON) throws(JSONParseError) -> JSON {
+        let count = text.utf8CodeUnitCount
+        guard index + count <= bytes.count,
+            text.withUTF8Buffer({ Array($0) }) == Array(bytes[index..<(index + count)])
+        else { throw fail("unknown literal") }
+        index += count
+        return value
+    }
+
+    private mutating func value() throws(JSONParseError) -> JSON {
+        skipSpace()
+        guard index < bytes.count else { throw fail("unexpected end") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"):
+            depth += 1
+            guard depth <= 512 else { throw fail("nesting too deep") }
+            defer { depth -= 1 }
+            index += 1
+            var members: [String: JSON] = [:]
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
+            while true {
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
+                let key = try string()
+                skipSpace()
+                guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected :") }
+                index += 1
+                members[key] = try value()
+                skipSpace()
+                guard index < bytes.count else { throw fail("unexpected end") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "}") {
+                    index += 1
+                    return .object(members)
+                } else {
+                    throw fail("expected , or }")
+                }
+            }
+        case UInt8(ascii: "["):
+            depth += 1
+            guard depth <= 512 else { throw fail("nesting too deep") }
+            defer { depth -= 1 }
+            index += 1
+            var items: [JSON] = []
+            skipSpace()
+            if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
+            while true {
+                items.append(try value())
+                skipSpace()
+                guard index < bytes.count else { throw fail("unexpected end") }
+                if bytes[index] == UInt8(ascii: ",") {
+                    index += 1
+                } else if bytes[index] == UInt8(ascii: "]") {
+                    index += 1
+                    return .array(items)
+                } else {
+                    throw fail("expected , or ]")
+                }
+            }
+        case UInt8(ascii: "\""): return .string(try string())
+        case UInt8(ascii: "t"): return try literal("true", .bool(true))
+        case UInt8(ascii: "f"): return try literal("false", .bool(false))
+        case UInt8(ascii: "n"): return try literal("null", .null)
+        default: return try number()
+        }
+    }
+
+    private mutating func number() throws(JSONParseError) -> JSON {
+        let start = index
+        while index < bytes.count, "+-0123456789.eE".utf8.contains(bytes[index]) { index += 1 }
+        guard index > start, let text = String(bytes: bytes[start..<index], encoding: .ascii), let value = Double(text),
+            value.isFinite
+        else { throw fail("bad number") }
+        return .number(value)
+    }
+
+    private mutating func string() throws(JSONParseError) -> String {
+        index += 1  // the opening quote
+        var run = index
+        var text = ""
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") {
+                text += String(decoding: bytes[run..<index], as: UTF8.self)
+                index += 1
+                return text
+            }
+            if byte < 0x20 { throw fail("control character in a string") }
+            if byte == UInt8(ascii: "\\") {
+                text += String(decoding: bytes[run..<index], as: UTF8.self)
+                index += 1
+                guard index < bytes.count else { throw fail("unexpected end") }
+                let escape = bytes[index]
+                index += 1
+                switch escape {
+                case UInt8(ascii: "\""): text += "\""
+                case UInt8(ascii: "\\"): text += "\\"
+                case UInt8(ascii: "/"): text += "/"
+                case UInt8(ascii: "b"): text += "\u{08}"
+                case UInt8(ascii: "f"): text += "\u{0C}"
+                case UInt8(ascii: "n"): text += "\n"
+                case UInt8(ascii: "r"): text += "\r"
+                case UInt8(ascii: "t"): text += "\t"
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800..<0xDC00).contains(code), index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                        bytes[index + 1] == UInt8(ascii: "u")
+                    {
+                        index += 2
+                        let low = try hex4()
+                        guard (0xDC00..<0xE000).contains(low) else { throw fail("bad surrogate pair") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw fail("bad \\u escape") }
+                    text.unicodeScalars.append(scalar)
+                default: throw fail("bad escape")
+                }
+                run = index
+                continue
+            }
+            index += 1
+        }
+        throw fail("unterminated string")
+    }
+
+    private mutating func hex4() throws(JSONParseError) -> UInt32 {
+        guard index + 4 <= bytes.count, let text = String(bytes: bytes[index..<(index + 4)], encoding: .ascii),
+            let value = UInt32(text, radix: 16)
+        else { throw fail("bad \\u escape") }
+        index += 4
+        return value
     }
 }

@@ -37,6 +37,8 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
     public let id: String
     /// SubjectPublicKeyInfo DER.
     public let der: [UInt8]
+    /// The parsed key, ready to check signatures (parsed once: verification is a hot path).
+    private let check: @Sendable ([UInt8], [UInt8]) -> Bool
 
     /// Parses an Etcha public key string.
     public init(parsing text: String) throws(KeyError) {
@@ -45,16 +47,26 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
         else {
             throw KeyError("\"\(type)\" is not a public key type (ed25519public, ecp256public, rsa2048public)")
         }
-        self.algorithm = algorithm
-        self.id = id
-        self.der = der
-        _ = try verifier()
+        try self.init(algorithm: algorithm, id: id, der: der)
     }
 
-    init(algorithm: KeyAlgorithm, id: String, der: [UInt8]) {
+    init(algorithm: KeyAlgorithm, id: String, der: [UInt8]) throws(KeyError) {
         self.algorithm = algorithm
         self.id = id
         self.der = der
+        check = try Self.verifier(algorithm: algorithm, der: der)
+    }
+
+    /// Keys are equal when type, id and DER are.
+    public static func == (lhs: PublicKey, rhs: PublicKey) -> Bool {
+        lhs.algorithm == rhs.algorithm && lhs.id == rhs.id && lhs.der == rhs.der
+    }
+
+    /// Hashes type, id and DER.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(algorithm)
+        hasher.combine(id)
+        hasher.combine(der)
     }
 
     /// The key string, as Etcha writes it.
@@ -64,15 +76,16 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
 
     /// Whether `signature` is this key's JWS signature over `message`.
     public func isValidSignature(_ signature: [UInt8], for message: [UInt8]) -> Bool {
-        guard let verify = try? verifier() else { return false }
-        return verify(signature, message)
+        check(signature, message)
     }
 
-    private func verifier() throws(KeyError) -> @Sendable ([UInt8], [UInt8]) -> Bool {
+    private static func verifier(algorithm: KeyAlgorithm, der: [UInt8]) throws(KeyError)
+        -> @Sendable ([UInt8], [UInt8]) -> Bool
+    {
         do {
             switch algorithm {
             case .ed25519:
-                guard der.count == 44, der.starts(with: Self.ed25519Prefix) else {
+                guard der.count == 44, der.starts(with: ed25519Prefix) else {
                     throw KeyError("not an Ed25519 SubjectPublicKeyInfo")
                 }
                 let key = try Curve25519.Signing.PublicKey(rawRepresentation: der.suffix(32))
@@ -158,8 +171,8 @@ public struct PrivateKey: Sendable {
 
     /// The matching public key, with the same id.
     public var publicKey: PublicKey {
-        // The DER parsed when the key was made, so this cannot fail.
-        PublicKey(algorithm: algorithm, id: id, der: (try? publicKeyDER()) ?? [])
+        // The private key parsed when it was made, so its public half does too.
+        try! PublicKey(algorithm: algorithm, id: id, der: publicKeyDER())
     }
 
     /// The JWS signature of `message`.

@@ -59,13 +59,13 @@ import Testing
     @Test func overridesParseJSONOrTakeStrings() throws {
         let config = try load(overrides: [
             #"sources={"db": {"checkOnly": true}}"#, "run_stateDir=/var/lib/etcha", "sources_web_allowPush=true",
-            "sources_web_runFrequency=5m", "run_verifyKeys=[\"a\",\"b\"]", "httpServer_maxBodyBytes=1024",
+            "sources_web_runFrequency=5m", "run_verifyKeys=[\"\(tutorialPublicKey)\"]", "httpServer_maxBodyBytes=1024",
         ]).config
         #expect(config.run.stateDir == "/var/lib/etcha")
         #expect(config.sources["web"]?.allowPush == true)
         #expect(config.sources["web"]?.runFrequency.duration == .seconds(300))
         #expect(config.sources["db"]?.checkOnly == true)
-        #expect(config.run.verifyKeys == ["a", "b"])
+        #expect(config.run.verifyKeys == [tutorialPublicKey])
         #expect(config.httpServer.maxBodyBytes == 1024)
     }
 

@@ -1,0 +1,92 @@
+// Signed-config benchmarks (issue 4), one Markdown row each:
+//   - token verifications per second on one core for EdDSA, ES256 and RS256;
+//   - a push of a 100-command pattern through SourceSet.push (verify, render, diff, run, save),
+//     minus 100 bare spawns of the same command measured in the same run.
+import Agent
+import Auth
+import EtchaInstrumentation
+import Foundation
+import Logging
+
+func milliseconds(_ duration: Duration) -> Double {
+    Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
+}
+
+let clock = ContinuousClock()
+for algorithm in KeyAlgorithm.allCases {
+    let key = try PrivateKey.generate(algorithm, id: "bench")
+    let token = try JWT.sign(["iat": .number(1), "iss": .string("bench")], with: key)
+    let keys = [key.publicKey]
+    var count = 0
+    let started = clock.now
+    while clock.now - started < .seconds(2) {
+        for _ in 0..<50 { _ = try JWT.verify(token, keys: keys) }
+        count += 50
+    }
+    let perSecond = Double(count) / (milliseconds(clock.now - started) / 1000)
+    let target = algorithm == .ed25519 ? " (target ≥ 10,000)" : ""
+    print("| verify \(algorithm.jwsAlgorithm) token, one core | \(Int(perSecond)) per second\(target) | | | |")
+}
+
+// Push of a 100-command pattern.
+let directory = FileManager.default.temporaryDirectory.appendingPathComponent("etcha-bench-\(UUID().uuidString)").path
+try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+defer { try? FileManager.default.removeItem(atPath: directory) }
+let key = try PrivateKey.generate(.ed25519, id: "bench")
+let loaded = try ConfigLoader(
+    path: nil,
+    overrides: [
+        "exec_command=/bin/sh -c", "run_stateDir=\(directory)", #"run_verifyKeys=["\#(key.publicKey)"]"#,
+        #"sources={"web": {"allowPush": true}}"#,
+    ], environment: [:]
+).load()
+let sources = try SourceSet(
+    loaded: loaded, metrics: EtchaMetrics(version: "bench"),
+    logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() }
+) {}
+let pattern = "{run: [{id: 'c' + i, always: true, change: 'true'} for i in std.range(1, 100)]}"
+func token(_ iat: Int) throws -> String {
+    try JWT.sign(
+        [
+            "iat": .number(Double(iat)),
+            "etchaPattern": .object([
+                "entrypoint": .string("/main.jsonnet"), "files": .object(["/main.jsonnet": .string(pattern)]),
+            ]),
+        ], with: key)
+}
+var pushes: [Duration] = []
+var spawns: [Duration] = []
+for round in 0..<15 {
+    let signed = try token(1000 + round)
+    let started = clock.now
+    let result = try await sources.push("web", token: signed, checkOnly: false, remoteAddr: "127.0.0.1")
+    pushes.append(clock.now - started)
+    precondition(result.changedIDs.count == 100 && !result.failed)
+    spawns.append(
+        clock.measure {
+            for _ in 0..<100 {
+                var pid: pid_t = 0
+                let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sh"), strdup("-c"), strdup("true"), nil]
+                defer { for arg in argv { free(arg) } }
+                posix_spawn(&pid, "/bin/sh", nil, nil, argv, nil)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+        })
+}
+let push = milliseconds(pushes.sorted()[pushes.count / 2])
+let spawn = milliseconds(spawns.sorted()[spawns.count / 2])
+print(
+    "| push of a 100-command pattern (in process) | \(String(format: "%.1f", push)) ms | 100 bare spawns: \(String(format: "%.1f", spawn)) ms | \(String(format: "%.1f", push - spawn)) ms beyond the spawns (target ≤ 30) | |"
+)
+let renderTime = clock.measure {
+    for _ in 0..<20 {
+        _ = try! PatternRenderer.render(
+            .files(entrypoint: "/main.jsonnet", files: ["/main.jsonnet": pattern]),
+            configuration: PatternRenderer.configuration(
+                config: loaded.config, source: "web", exec: ResolvedExec(topLevel: loaded.config.exec)))
+    }
+}
+print(
+    "| of which: rendering that pattern with libjsonnet | \(String(format: "%.1f", milliseconds(renderTime) / 20)) ms | | libjsonnet parses its standard library on every evaluation | |"
+)
