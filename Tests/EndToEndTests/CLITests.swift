@@ -369,8 +369,12 @@ import Testing
         #expect(third.stdout == "127.0.0.1:\(port):\n        Removed 1: built-here\n")
         #expect(!FileManager.default.fileExists(atPath: "\(out)/built-here"))
         // Without -h, every target whose sourcePatterns names the source (insecure: no certificate check).
-        let targets = #"targets={"node1": {"hostname": "127.0.0.1", "port": "\#(port)", "insecure": true, "sourcePatterns": {"web": "x"}}, "other": {"sourcePatterns": {"db": "y"}}}"#
-        let viaTargets = try Binary.run(sign + ["-x", targets, "push", "--check", "web", "patterns/web.jsonnet"], in: scratch.path)
+        let node =
+            #""node1": {"hostname": "127.0.0.1", "port": "\#(port)", "insecure": true, "#
+            + #""sourcePatterns": {"web": "x"}}"#
+        let targets = "targets={\(node), \"other\": {\"sourcePatterns\": {\"db\": \"y\"}}}"
+        let viaTargets = try Binary.run(
+            sign + ["-x", targets, "push", "--check", "web", "patterns/web.jsonnet"], in: scratch.path)
         #expect(viaTargets.stdout == "node1:\n        No changes\n", "\(viaTargets.stderr)")
         let refused = try Binary.run(
             [
