@@ -27,24 +27,6 @@ import Testing
         try await client.shutdown()
     }
 
-    /// Starts an agent and a client, runs `body`, and stops both whatever happens.
-    private func withAgent(
-        _ json: String = "{}", overrides: [String] = [], dir: TemporaryDirectory = TemporaryDirectory(),
-        http2: Bool = true, body: (LiveAgent, HTTPClient) async throws -> Void
-    ) async throws {
-        let agent = try await LiveAgent.start(json, overrides: overrides, dir: dir)
-        let client = try makeClient(http2: http2)
-        do {
-            try await body(agent, client)
-        } catch {
-            try? await client.shutdown()
-            await agent.stop()
-            throw error
-        }
-        try await client.shutdown()
-        await agent.stop()
-    }
-
     @Test func metricsNeedTheKey() async throws {
         try await withAgent(#"{"run": {"systemMetricsKey": "s3cret"}}"#) { (agent, client) async throws in
             let url = agent.base + Self.metricsPath

@@ -57,6 +57,24 @@ final class LiveAgent: @unchecked Sendable {
     var base: String { "https://127.0.0.1:\(port)" }
 }
 
+/// Starts an agent and a client, runs `body`, and stops both whatever happens.
+func withAgent(
+    _ json: String = "{}", overrides: [String] = [], dir: TemporaryDirectory = TemporaryDirectory(),
+    http2: Bool = true, body: (LiveAgent, HTTPClient) async throws -> Void
+) async throws {
+    let agent = try await LiveAgent.start(json, overrides: overrides, dir: dir)
+    let client = try makeClient(http2: http2)
+    do {
+        try await body(agent, client)
+    } catch {
+        try? await client.shutdown()
+        await agent.stop()
+        throw error
+    }
+    try await client.shutdown()
+    await agent.stop()
+}
+
 /// A TLS client that trusts anything (tests check the server, not the client's trust store).
 func makeClient(
     http2: Bool = true, minimum: TLSVersion = .tlsv12, maximum: TLSVersion? = nil, certificate: (String, String)? = nil,

@@ -45,27 +45,9 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
             body: ByteBuffer(string: token))
     }
 
-    private func withAgent(
-        _ dir: TemporaryDirectory = TemporaryDirectory(), body: (LiveAgent, HTTPClient) async throws -> Void
-    )
-        async throws
-    {
-        let agent = try await LiveAgent.start(Self.config, dir: dir)
-        let client = try makeClient()
-        do {
-            try await body(agent, client)
-        } catch {
-            try? await client.shutdown()
-            await agent.stop()
-            throw error
-        }
-        try await client.shutdown()
-        await agent.stop()
-    }
-
     @Test func attacksAreAnsweredLikeAnUnknownSourceAndRunNothing() async throws {
         let dir = TemporaryDirectory()
-        try await withAgent(dir) { (agent, client) async throws in
+        try await withAgent(Self.config, dir: dir) { (agent, client) async throws in
             let sentinel = "[{id: 'sentinel', always: true, change: 'touch \(dir.path)/ran'}]"
             let valid = try Self.token(sentinel)
             let parts = valid.split(separator: ".").map(String.init)
@@ -108,7 +90,7 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
 
     @Test func aHugeTokenIsRefusedWith413BeforeItIsRead() async throws {
         let dir = TemporaryDirectory()
-        try await withAgent(dir) { (agent, _) async throws in
+        try await withAgent(Self.config, dir: dir) { (agent, _) async throws in
             let file = dir.write("huge.jwt", String(repeating: "a", count: 10 << 20))
             // curl announces the body (Expect: 100-continue); the agent refuses it from the headers alone.
             let result = try await shell(
@@ -134,7 +116,7 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
 
     @Test func pushChangesThenNothingThenRemovesAndRefusesReplays() async throws {
         let dir = TemporaryDirectory()
-        try await withAgent(dir) { (agent, client) async throws in
+        try await withAgent(Self.config, dir: dir) { (agent, client) async throws in
             let command = { (name: String) in
                 "{id: '\(name)', check: 'test -f \(dir.path)/\(name)', change: 'touch \(dir.path)/\(name)', remove: 'rm \(dir.path)/\(name)'}"
             }
@@ -178,7 +160,7 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
     @Test func theSavedTokenIsRestoredAndRunAtStartupAndACorruptOneIsIgnored() async throws {
         let dir = TemporaryDirectory()
         let now = Int(Date().timeIntervalSince1970)
-        try await withAgent(dir) { (agent, client) async throws in
+        try await withAgent(Self.config, dir: dir) { (agent, client) async throws in
             let token = try Self.token(
                 "[{id: 'boot', always: true, change: 'echo run >> \(dir.path)/boots'}]", iat: now,
                 extra: ["exp": .number(Double(now + 3600))])

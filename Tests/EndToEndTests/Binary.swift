@@ -64,6 +64,18 @@ enum Binary {
         return Running(process: process, stdoutFile: base + ".out", stderrFile: base + ".err")
     }
 
+    /// The port a started `etcha run` listens on, read from its log (it listens on port 0 in tests).
+    static func port(of running: Running, within seconds: TimeInterval = 20) -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let range = running.stderr.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                return String(running.stderr[range].split(separator: ":").last!)
+            }
+            usleep(10_000)
+        }
+        return ""
+    }
+
     static func wait(for running: Running, timeout: TimeInterval) -> Outcome {
         let deadline = Date().addingTimeInterval(timeout)
         while running.process.isRunning && Date() < deadline { usleep(20_000) }

@@ -232,15 +232,7 @@ import Testing
             kill(running.process.processIdentifier, SIGTERM)
             _ = Binary.wait(for: running, timeout: 15)
         }
-        var port = ""
-        let deadline = Date().addingTimeInterval(20)
-        while port.isEmpty && Date() < deadline {
-            if let range = running.stderr.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                port = String(running.stderr[range].split(separator: ":").last!)
-            } else {
-                usleep(50_000)
-            }
-        }
+        let port = Binary.port(of: running)
         #expect(!port.isEmpty, "\(running.stderr)")
         func curl(_ arguments: String) throws -> String {
             let process = Process()
@@ -344,15 +336,7 @@ import Testing
             kill(agent.process.processIdentifier, SIGTERM)
             _ = Binary.wait(for: agent, timeout: 15)
         }
-        var port = ""
-        let deadline = Date().addingTimeInterval(20)
-        while port.isEmpty && Date() < deadline {
-            if let range = agent.stderr.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                port = String(agent.stderr[range].split(separator: ":").last!)
-            } else {
-                usleep(50_000)
-            }
-        }
+        let port = Binary.port(of: agent)
         let push = sign + ["-x", "httpClient_tlsSkipVerify=true", "push", "-h", "127.0.0.1:\(port)", "web"]
         let first = try Binary.run(push + ["web.jwt"], in: scratch.path)
         #expect(first.stdout == "127.0.0.1:\(port):\n        Changed 2: a, built-here\n", "\(first.stderr)")

@@ -43,16 +43,7 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         for round in 0..<50 {
             let agent = try Binary.start(["run"], in: scratch.path, environment: [:])
-            var port = ""
-            let deadline = Date().addingTimeInterval(20)
-            while port.isEmpty && Date() < deadline {
-                if let range = agent.stderr.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression)
-                {
-                    port = String(agent.stderr[range].split(separator: ":").last!)
-                } else {
-                    usleep(10_000)
-                }
-            }
+            let port = Binary.port(of: agent)
             #expect(!port.isEmpty, "round \(round): \(agent.stderr)")
             // The restored state is the last push answered 200, or the one that was in flight.
             let saved = (try? String(contentsOfFile: "\(scratch.path)/state/web.jwt", encoding: .utf8)) ?? nil

@@ -21,7 +21,8 @@ struct PullFetcher: Sendable {
             return try String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let (url, headers, skipVerify) = Self.split(path)
-        let client = try makeClient(skipVerify: skipVerify || config.httpClient.tlsSkipVerify)
+        let client = try HTTPClient.agentClient(
+            config: config, skipVerify: skipVerify || config.httpClient.tlsSkipVerify)
         do {
             var request = HTTPClientRequest(url: url)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -55,19 +56,6 @@ struct PullFetcher: Sendable {
         return (String(path[..<hash]), headers, skipVerify)
     }
 
-    private func makeClient(skipVerify: Bool) throws -> HTTPClient {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv12
-        if skipVerify {
-            tls.certificateVerification = .none
-        } else if !config.httpClient.tlsCAPath.isEmpty {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(config.httpClient.tlsCAPath))
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(10), read: .seconds(30))
-        configuration.redirectConfiguration = .disallow
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
 }
 
 extension SourceSet {

@@ -49,8 +49,8 @@ public struct PushClient: Sendable {
         let verifying: HTTPClient
         let skipping: HTTPClient
         do {
-            verifying = try makeClient(skipVerify: config.httpClient.tlsSkipVerify)
-            skipping = try makeClient(skipVerify: true)
+            verifying = try HTTPClient.agentClient(config: config, skipVerify: config.httpClient.tlsSkipVerify)
+            skipping = try HTTPClient.agentClient(config: config, skipVerify: true)
         } catch {
             return destinations.map { _ in .failure(error) }
         }
@@ -113,18 +113,6 @@ public struct PushClient: Sendable {
         }
     }
 
-    private func makeClient(skipVerify: Bool) throws -> HTTPClient {
-        var tls = TLSConfiguration.makeClientConfiguration()
-        tls.minimumTLSVersion = .tlsv12
-        if skipVerify {
-            tls.certificateVerification = .none
-        } else if !config.httpClient.tlsCAPath.isEmpty {
-            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(config.httpClient.tlsCAPath))
-        }
-        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
-        configuration.timeout = .init(connect: .seconds(10))
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-    }
 }
 
 /// A push that a host refused or that did not reach it.
@@ -134,5 +122,24 @@ public struct PushFailure: Error, CustomStringConvertible {
 
     init(_ description: String) {
         self.description = description
+    }
+}
+
+extension HTTPClient {
+    /// The agent's outgoing client (push and pull): TLS 1.2+, verified against
+    /// `httpClient.tlsCAPath` (the system store when unset) unless `skipVerify`, no redirects,
+    /// 10 s to connect and 30 s to read.
+    static func agentClient(config: Config, skipVerify: Bool) throws -> HTTPClient {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        if skipVerify {
+            tls.certificateVerification = .none
+        } else if !config.httpClient.tlsCAPath.isEmpty {
+            tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(config.httpClient.tlsCAPath))
+        }
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(10), read: .seconds(30))
+        configuration.redirectConfiguration = .disallow
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 }
