@@ -90,7 +90,8 @@ extension SourceSet {
                 continue
             }
             do {
-                let (signed, _) = try load(token, for: source, logger: logger)
+                // Verified but not rendered yet: an unchanged token needs no rendering at all.
+                let signed = try SignedPattern(source.trust.verify(token))
                 if let held = source.signed,
                     held.sameContent(as: signed, ignoringVersion: source.settings.pullIgnoreVersion)
                 {
