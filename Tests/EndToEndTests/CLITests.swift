@@ -86,7 +86,9 @@ import Testing
         #expect(env.stdout.contains("\"env\""))
     }
 
-    @Test(arguments: [[], ["run"], ["local"], ["render"], ["version"]])
+    @Test(arguments: [
+        [], ["run"], ["local"], ["render"], ["version"], ["build"], ["push"], ["jwt"], ["compare"], ["generate-keys"],
+    ])
     func everyVerbHasHelp(verb: [String]) throws {
         let out = try Binary.run(verb + ["--help"])
         #expect(out.status == 0)
