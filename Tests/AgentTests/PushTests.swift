@@ -232,3 +232,38 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
         }
     }
 }
+
+extension PushTests {
+    /// Etcha's trigger tutorial: a triggerOnly source takes pushes without running them, and runs the
+    /// pushed pattern when its event arrives from another source.
+    @Test func aTriggerOnlySourceHoldsPushesUntilTriggered() async throws {
+        let dir = TemporaryDirectory()
+        let agent = try await LiveAgent.start(
+            """
+            {"run": {"verifyKeys": ["\(tutorialPublicKey)"]}, "sources": {
+              "handler": {"allowPush": true, "triggerOnly": true, "eventsReceive": ["trigger"], "exec": {"allowOverride": true}},
+              "trigger": {"allowPush": true, "eventsSend": ".*", "exec": {"allowOverride": true}}}}
+            """, dir: dir)
+        let client = try makeClient()
+        let now = Int(Date().timeIntervalSince1970)
+        let handler = try Self.token(
+            "[{id: 'write env', always: true, change: 'env | grep ^ETCHA_ | sort > \(dir.path)/env'}]", iat: now)
+        let answer = try await push(client, agent, handler, source: "handler")
+        #expect(answer.text.contains(#""changedIDs":[]"#))
+        #expect(!dir.exists("env"))
+        let trigger = try Self.token(
+            "[{id: 'trigger event', always: true, change: 'echo hello world', onChange: ['etcha:trigger']}]", iat: now)
+        #expect(
+            try await push(client, agent, trigger, source: "trigger").text.contains(#""changedIDs":["trigger event"]"#))
+        let env = try #require(dir.read("env"))
+        #expect(env.contains("ETCHA_EVENT_NAME=trigger\n"))
+        #expect(env.contains("ETCHA_EVENT_ID=trigger event\n"))
+        #expect(env.contains("ETCHA_EVENT_OUTPUT=hello world\n"))
+        #expect(env.contains("ETCHA_EVENT_PUBLIC_KEY=reqYEklgP4\n"))
+        #expect(env.contains("ETCHA_EVENT_SRC=127.0.0.1\n"))
+        #expect(env.contains("ETCHA_SOURCE_NAME=handler\n"))
+        #expect(env.contains("ETCHA_SOURCE_TRIGGER=event\n"))
+        try await client.shutdown()
+        await agent.stop()
+    }
+}

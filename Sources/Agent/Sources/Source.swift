@@ -83,7 +83,8 @@ public final class Source: Sendable {
 
     /// Applies a newly accepted signed pattern (push or pull): refuses one older than the held token
     /// (anti-rollback), runs the removals the diff asks for unless `noRemove`, runs the new pattern,
-    /// and holds it. In check mode nothing is held and only checks run.
+    /// and holds it. In check mode nothing is held and only checks run. A `triggerOnly` source holds
+    /// the pattern without running it (it runs when an event or webhook triggers the source).
     func apply(
         _ signed: SignedPattern, pattern: Pattern, request: RunRequest, timeout: Duration, engine: CommandEngine,
         metrics: EtchaMetrics?, store: StateStore?
@@ -101,7 +102,9 @@ public final class Source: Sendable {
                 return await engine.run(pattern.run, mode: .check, context: context)
             }
             let result =
-                self.settings.noRemove
+                self.settings.triggerOnly
+                ? RunResult()
+                : self.settings.noRemove
                 ? await engine.run(pattern.run, mode: .change, context: context)
                 : await engine.apply(pattern.run, replacing: held.pattern.run, context: context)
             self.hold(pattern, signed: signed)
