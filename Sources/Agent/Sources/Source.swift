@@ -105,8 +105,8 @@ public final class Source: Sendable {
                 self.settings.triggerOnly
                 ? RunResult()
                 : self.settings.noRemove
-                ? await engine.run(pattern.run, mode: .change, context: context)
-                : await engine.apply(pattern.run, replacing: held.pattern.run, context: context)
+                    ? await engine.run(pattern.run, mode: .change, context: context)
+                    : await engine.apply(pattern.run, replacing: held.pattern.run, context: context)
             self.hold(pattern, signed: signed)
             metrics?.jwtExpiry(source: self.name, expiresAt: signed.expiresAt)
             if let store, !self.settings.noRestore {
