@@ -101,12 +101,14 @@ public final class Source: Sendable {
             if self.settings.checkOnly || request.checkOnly {
                 return await engine.run(pattern.run, mode: .check, context: context)
             }
-            let result =
-                self.settings.triggerOnly
-                ? RunResult()
-                : self.settings.noRemove
-                    ? await engine.run(pattern.run, mode: .change, context: context)
-                    : await engine.apply(pattern.run, replacing: held.pattern.run, context: context)
+            let result: RunResult
+            if self.settings.triggerOnly {
+                result = RunResult()  // held: it runs when an event or webhook triggers the source
+            } else if self.settings.noRemove {
+                result = await engine.run(pattern.run, mode: .change, context: context)
+            } else {
+                result = await engine.apply(pattern.run, replacing: held.pattern.run, context: context)
+            }
             self.hold(pattern, signed: signed)
             metrics?.jwtExpiry(source: self.name, expiresAt: signed.expiresAt)
             if let store, !self.settings.noRestore {
