@@ -93,7 +93,7 @@ import Testing
             _ = Binary.wait(for: agent, timeout: 5)
         }
         #expect(lastAnswered != nil)
-        // No temporary files are left behind in the state directory either way.
+        // Each restart removes what a kill left half-written; only the last kill's can remain.
         let leftovers = try FileManager.default.contentsOfDirectory(atPath: "\(scratch.path)/state").filter {
             $0.contains(".tmp-")
         }

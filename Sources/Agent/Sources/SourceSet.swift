@@ -186,6 +186,7 @@ public final class SourceSet: Sendable {
     /// held, so the startup run runs it. A missing, corrupt or unverifiable file is logged and
     /// skipped, never fatal.
     public func restore() {
+        store.removeLeftovers()
         for source in all where !source.settings.noRestore {
             guard let token = store.load(source.name) else { continue }
             var logger = logger

@@ -20,6 +20,15 @@ public struct StateStore: Sendable {
         try writeAtomically(token, to: path(of: source), mode: 0o600)
     }
 
+    /// Deletes temporary files a killed agent left half-written (`<source>.jwt.tmp-…`); the real
+    /// state files are untouched, which is the point of writing them by rename.
+    public func removeLeftovers() {
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for name in names where name.contains(".jwt.tmp-") {
+            try? FileManager.default.removeItem(atPath: "\(directory)/\(name)")
+        }
+    }
+
     /// The saved token of `source`, if there is a readable one.
     public func load(_ source: String) -> String? {
         (try? String(contentsOfFile: path(of: source), encoding: .utf8))?.trimmingCharacters(
