@@ -20,13 +20,11 @@ public final class Agent: Service, Sendable {
     private let config: Config
     private let logger: Logger
     private let exitSignal: AsyncStream<Void>
-    private let exitContinuation: AsyncStream<Void>.Continuation
 
     /// Builds the sources of `loaded`.
     public init(loaded: LoadedConfig, metrics: EtchaMetrics, logger: Logger) throws {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         exitSignal = stream
-        exitContinuation = continuation
         config = loaded.config
         self.metrics = metrics
         self.logger = logger
@@ -74,10 +72,5 @@ public final class Agent: Service, Sendable {
             guard !source.settings.triggerOnly, !source.pattern.run.isEmpty else { continue }
             _ = try? await sources.trigger(source.name, RunRequest(trigger: .pull))
         }
-    }
-
-    /// Requests the same stop as the `exit` event.
-    public func requestExit() {
-        exitContinuation.yield()
     }
 }

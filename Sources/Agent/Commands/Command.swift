@@ -36,9 +36,6 @@ public struct Command: Sendable, Hashable {
         self.id = id
     }
 
-    /// Whether this is a group of commands.
-    public var isGroup: Bool { commands != nil }
-
     static let keys: Set<String> = [
         "always", "change", "changeIgnore", "check", "commands", "envPrefix", "exec", "id", "onChange", "onFail",
         "onRemove", "remove", "removeAfter", "stdin",
