@@ -143,7 +143,8 @@ import Testing
         let running = try Binary.start(
             ["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, environment: [:])
         let deadline = Date().addingTimeInterval(10)
-        while !running.stderr.contains("msg=starting") && Date() < deadline { usleep(20_000) }
+        // "listening" comes once the service group runs, so its SIGTERM handler is in place.
+        while !running.stderr.contains("listening on") && Date() < deadline { usleep(20_000) }
         kill(running.process.processIdentifier, SIGTERM)
         let out = Binary.wait(for: running, timeout: 15)
         #expect(out.status == 0)
