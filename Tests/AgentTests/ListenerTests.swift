@@ -361,7 +361,7 @@ import Testing
         try await with(makeClient()) { (client) async throws in
             let started = ContinuousClock.now
             #expect(try await send(client, agent.base + Self.metricsPath + "?key=k").status == 200)
-            #expect(ContinuousClock.now - started < .seconds(2))
+            #expect(ContinuousClock.now - started < .seconds(5))
         }
     }
 

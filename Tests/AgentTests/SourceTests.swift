@@ -33,7 +33,7 @@ import Testing
         """
         {"exec": {"command": "/bin/sh -c"}, "run": {"maxQueuedRuns": \(maxQueued)},
          "sources": {"s": {"runMulti": \(runMulti), "commands": [{"id": "stamp", "always": true,
-            "change": "echo start $TAG >> \(dir.path)/log; sleep 0.3; echo end $TAG >> \(dir.path)/log"}]}}}
+            "change": "echo start $TAG >> \(dir.path)/log; i=0; while [ $(grep -c start \(dir.path)/log) -lt 2 ] && [ $i -lt 100 ]; do sleep 0.02; i=$((i+1)); done; echo end $TAG >> \(dir.path)/log"}]}}}
         """
     }
 
