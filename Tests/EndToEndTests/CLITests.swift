@@ -323,7 +323,10 @@ import Testing
         let rendered = try Binary.run(verify + ["render", "web.jwt"], in: scratch.path)
         #expect(rendered.stdout.contains("\(out)/built-here"))
         #expect(try Binary.run(["render", "web.jwt"], in: scratch.path).status != 0)  // unverified: not rendered
-        let again = try Binary.run(sign + ["build", "patterns/web.jsonnet", "again.jwt"], in: scratch.path)
+        // The same key from a file (build.signingKeyPath) makes a token with the same contents.
+        let keyFile = scratch.write("signing.key", privateKey + "\n")
+        let again = try Binary.run(
+            ["-x", "build_signingKeyPath=\(keyFile)", "build", "patterns/web.jsonnet", "again.jwt"], in: scratch.path)
         #expect(again.status == 0)
         #expect(try Binary.run(["compare", "web.jwt", "again.jwt"], in: scratch.path).status == 0)
 
