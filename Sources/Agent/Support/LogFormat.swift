@@ -58,18 +58,7 @@ public struct LineLogHandler: LogHandler {
             && value.unicodeScalars.allSatisfy {
                 $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && $0.value < 0x7f
             }
-        if plain { return value }
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        // A JSON string is a valid quoted logfmt value, and also escapes other control characters.
+        return plain ? value : JSON.string(value).text
     }
 }
