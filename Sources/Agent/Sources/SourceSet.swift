@@ -135,10 +135,16 @@ public final class SourceSet: Sendable {
     /// Verifies, renders and applies `token` for `source`, then dispatches its events and the
     /// trigger's system event (`push` or `pull`).
     func accept(_ token: String, for source: Source, request: RunRequest) async throws(SourceError) -> RunResult {
+        try await accept(verify(token, for: source, logger: logger), for: source, request: request)
+    }
+
+    /// Renders and applies an already verified token (pull verifies first to compare contents).
+    func accept(_ signed: SignedPattern, for source: Source, request: RunRequest) async throws(SourceError) -> RunResult
+    {
         var logger = logger
         logger[metadataKey: "source"] = "\(source.name)"
         logger[metadataKey: "trigger"] = "\(request.trigger.rawValue)"
-        let (signed, pattern) = try load(token, for: source, logger: logger)
+        let pattern = try render(signed, for: source, logger: logger)
         var request = request
         request.publicKey = signed.token.key.id
         let result = try await source.apply(
@@ -163,19 +169,28 @@ public final class SourceSet: Sendable {
 
     /// Verifies `token` against `source`'s trust and renders the pattern it carries.
     func load(_ token: String, for source: Source, logger: Logger) throws(SourceError) -> (SignedPattern, Pattern) {
-        let signed: SignedPattern
+        let signed = try verify(token, for: source, logger: logger)
+        return (signed, try render(signed, for: source, logger: logger))
+    }
+
+    /// Verifies `token` against `source`'s trust; a refusal is logged with its reason.
+    func verify(_ token: String, for source: Source, logger: Logger) throws(SourceError) -> SignedPattern {
         do {
-            signed = try SignedPattern(source.trust.verify(token))
+            return try SignedPattern(source.trust.verify(token))
         } catch {
-            logger.warning("token refused", metadata: ["reason": "\(error)"])
+            logger.warning("token refused", metadata: ["source": "\(source.name)", "reason": "\(error)"])
             throw SourceError(.unverified, source: source.name, detail: error.description)
         }
+    }
+
+    /// Renders the pattern a verified token carries, with the source's variables.
+    func render(_ signed: SignedPattern, for source: Source, logger: Logger) throws(SourceError) -> Pattern {
         do {
             let configuration = PatternRenderer.configuration(
                 config: config, source: source.name, exec: source.exec, runVars: signed.runVars)
             let rendered = try PatternRenderer.render(
                 .files(entrypoint: signed.entrypoint, files: signed.files), configuration: configuration)
-            return (signed, rendered.pattern)
+            return rendered.pattern
         } catch {
             logger.error("pattern refused", metadata: ["reason": "\(error)"])
             throw SourceError(.invalidPattern, source: source.name, detail: error.description)

@@ -91,7 +91,7 @@ extension SourceSet {
             }
             do {
                 // Verified but not rendered yet: an unchanged token needs no rendering at all.
-                let signed = try SignedPattern(source.trust.verify(token))
+                let signed = try verify(token, for: source, logger: logger)
                 if let held = source.signed,
                     held.sameContent(as: signed, ignoringVersion: source.settings.pullIgnoreVersion)
                 {
@@ -100,13 +100,14 @@ extension SourceSet {
                         result = try? await trigger(name, RunRequest(trigger: .pull, publicKey: held.token.key.id))
                     }
                 } else {
-                    result = try await accept(token, for: source, request: RunRequest(trigger: .pull))
+                    result = try await accept(signed, for: source, request: RunRequest(trigger: .pull))
                 }
                 break
-            } catch {
+            } catch  where error.code != .unverified && error.code != .invalidPattern {
+                // Refused tokens and unrenderable patterns were logged with their reason already.
                 logger.error(
                     "pulled token refused", metadata: ["path": "\(PullFetcher.split(path).0)", "error": "\(error)"])
-            }
+            } catch {}
         }
         await dispatch(FiredEvent(name: "pull", commandID: "", output: ""), from: name)
         return result

@@ -18,16 +18,6 @@ struct PushRoute: Sendable {
         router.post("/etcha/v1/push/:source") { request, context in try await self.push(request, context: context) }
     }
 
-    /// The JSON answer, field names as Etcha's.
-    struct Answer: Encodable {
-        var changedIDs: [String]
-        var changedOutputs: [String]
-        var removedIDs: [String]
-        var removedOutputs: [String]
-        var err: String
-        var exit: Bool
-    }
-
     func push(_ request: Request, context: AgentRequestContext) async throws -> Response {
         guard readiness.isReady else { throw HTTPError(.serviceUnavailable) }
         let name = context.parameters.get("source") ?? ""
@@ -47,10 +37,7 @@ struct PushRoute: Sendable {
             default: throw HTTPError(.notFound)
             }
         }
-        let answer = Answer(
-            changedIDs: result.changedIDs, changedOutputs: result.changedOutputs, removedIDs: result.removedIDs,
-            removedOutputs: result.removedOutputs, err: result.errors.joined(separator: "; "),
-            exit: result.events.contains { $0.name == "exit" })
+        let answer = PushAnswer(result)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Response(

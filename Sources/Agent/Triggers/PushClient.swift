@@ -25,16 +25,6 @@ public struct PushClient: Sendable {
         }
     }
 
-    /// What a host answered.
-    public struct Answer: Decodable, Sendable {
-        /// Ids changed.
-        public var changedIDs: [String]
-        /// Ids removed.
-        public var removedIDs: [String]
-        /// Errors, joined.
-        public var err: String
-    }
-
     let config: Config
 
     /// Makes a client for `config`'s `httpClient` and `build.pushMaxWorkers`.
@@ -43,7 +33,9 @@ public struct PushClient: Sendable {
     }
 
     /// Pushes to every destination; the results are in the destinations' order.
-    public func push(source: String, to destinations: [Destination], check: Bool) async -> [Result<Answer, any Error>] {
+    public func push(source: String, to destinations: [Destination], check: Bool) async -> [Result<
+        PushAnswer, any Error
+    >] {
         let workers =
             config.build.pushMaxWorkers > 0 ? config.build.pushMaxWorkers : ProcessInfo.processInfo.activeProcessorCount
         let verifying: HTTPClient
@@ -54,8 +46,8 @@ public struct PushClient: Sendable {
         } catch {
             return destinations.map { _ in .failure(error) }
         }
-        var results = [Result<Answer, any Error>?](repeating: nil, count: destinations.count)
-        await withTaskGroup(of: (Int, Result<Answer, any Error>).self) { group in
+        var results = [Result<PushAnswer, any Error>?](repeating: nil, count: destinations.count)
+        await withTaskGroup(of: (Int, Result<PushAnswer, any Error>).self) { group in
             var next = 0
             func start() {
                 guard next < destinations.count else { return }
@@ -79,7 +71,7 @@ public struct PushClient: Sendable {
     }
 
     private func send(_ destination: Destination, source: String, check: Bool, client: HTTPClient) async -> Result<
-        Answer, any Error
+        PushAnswer, any Error
     > {
         var request = HTTPClientRequest(
             url: "https://\(Self.address(destination.host))/etcha/v1/push/\(source)\(check ? "?check" : "")")
@@ -97,7 +89,7 @@ public struct PushClient: Sendable {
                         "\(response.status.code) \(response.status.reasonPhrase)\(detail.isEmpty ? "" : ": \(detail)")")
                 )
             }
-            return .success(try JSONDecoder().decode(Answer.self, from: Data(buffer: body)))
+            return .success(try JSONDecoder().decode(PushAnswer.self, from: Data(buffer: body)))
         } catch {
             return .failure(error)
         }
