@@ -7,7 +7,10 @@
 #include <signal.h>
 #include <spawn.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -39,9 +42,12 @@ static int spawn_without_credentials(pid_t *pid, const char *path, char *const a
     return error;
 }
 
-static int spawn_with_credentials(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                                  int stdin_fd, int output_fd, const char *directory, uid_t uid, gid_t gid,
-                                  const gid_t *groups, int group_count) {
+/// Forks a child that becomes a session leader, takes `stdin_fd` as standard input and `output_fd`
+/// as standard output and error (with `terminal`, `stdin_fd` is a terminal made its controlling
+/// terminal), optionally the given credentials, then execs.
+static int fork_and_exec(pid_t *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd,
+                         int output_fd, int terminal, const char *directory, int set_credentials, uid_t uid,
+                         gid_t gid, const gid_t *groups, int group_count) {
     // The child reports an exec failure through this pipe (closed on a successful exec).
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
@@ -60,9 +66,12 @@ static int spawn_with_credentials(pid_t *pid, const char *path, char *const argv
             sigaction(signal_number, &action, NULL);
         }
         if (setsid() < 0) failure = errno;
-        if (!failure && syscall(SYS_setgroups, (size_t)group_count, groups) != 0) failure = errno;
-        if (!failure && syscall(SYS_setresgid, gid, gid, gid) != 0) failure = errno;
-        if (!failure && syscall(SYS_setresuid, uid, uid, uid) != 0) failure = errno;
+        if (!failure && terminal && ioctl(stdin_fd, TIOCSCTTY, 0) != 0) failure = errno;
+        if (!failure && set_credentials) {
+            if (syscall(SYS_setgroups, (size_t)group_count, groups) != 0) failure = errno;
+            if (!failure && syscall(SYS_setresgid, gid, gid, gid) != 0) failure = errno;
+            if (!failure && syscall(SYS_setresuid, uid, uid, uid) != 0) failure = errno;
+        }
         if (!failure && directory && chdir(directory) != 0) failure = errno;
         if (!failure && dup2(stdin_fd, 0) < 0) failure = errno;
         if (!failure && dup2(output_fd, 1) < 0) failure = errno;
@@ -103,8 +112,8 @@ int etcha_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
                 const char *directory, int set_credentials, uid_t uid, gid_t gid, const gid_t *groups,
                 int group_count) {
     if (set_credentials) {
-        return spawn_with_credentials(pid, path, argv, envp, stdin_fd, output_fd, directory, uid, gid, groups,
-                                      group_count);
+        return fork_and_exec(pid, path, argv, envp, stdin_fd, output_fd, 0, directory, 1, uid, gid, groups,
+                             group_count);
     }
     return spawn_without_credentials(pid, path, argv, envp, stdin_fd, output_fd, directory);
 }
@@ -119,4 +128,44 @@ int etcha_eventfd(void) {
 
 int etcha_pipe(int descriptors[2]) {
     return pipe2(descriptors, O_CLOEXEC);
+}
+
+int etcha_spawn_terminal(pid_t *pid, int *controller, const char *path, char *const argv[], char *const envp[],
+                         const char *directory, int set_credentials, uid_t uid, gid_t gid, const gid_t *groups,
+                         int group_count, unsigned short columns, unsigned short rows) {
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) return errno;
+    char name[128];
+    int error = 0;
+    if (grantpt(master) != 0 || unlockpt(master) != 0) error = errno;
+    if (!error) error = ptsname_r(master, name, sizeof(name));
+    int terminal = -1;
+    if (!error) {
+        terminal = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (terminal < 0) error = errno;
+    }
+    if (!error) error = etcha_terminal_resize(master, columns, rows) == 0 ? 0 : errno;
+    // The shell's user owns its terminal, as after a login.
+    if (!error && set_credentials && fchown(terminal, uid, (gid_t)-1) != 0) error = errno;
+    if (!error) {
+        error = fork_and_exec(pid, path, argv, envp, terminal, terminal, 1, directory, set_credentials, uid, gid,
+                              groups, group_count);
+    }
+    if (terminal >= 0) close(terminal);
+    if (error && !(*pid > 0)) {
+        close(master);
+        return error;
+    }
+    int flags = fcntl(master, F_GETFL);
+    if (flags >= 0) fcntl(master, F_SETFL, flags | O_NONBLOCK);
+    *controller = master;
+    return error;
+}
+
+int etcha_terminal_resize(int controller, unsigned short columns, unsigned short rows) {
+    struct winsize size;
+    memset(&size, 0, sizeof(size));
+    size.ws_col = columns;
+    size.ws_row = rows;
+    return ioctl(controller, TIOCSWINSZ, &size);
 }

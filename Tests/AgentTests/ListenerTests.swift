@@ -395,7 +395,9 @@ import Testing
         let metrics = EtchaMetrics(version: "t")
         let sources = try SourceSet(loaded: loaded, metrics: metrics, logger: quietLogger) {}
         let readiness = Readiness()
-        let router = Listener.router(config: loaded.config, sources: sources, metrics: metrics, readiness: readiness)
+        let shells = ShellSessions(sources: sources, config: loaded.config, metrics: metrics, logger: quietLogger)
+        let router = Listener.router(
+            config: loaded.config, sources: sources, shells: shells, metrics: metrics, readiness: readiness)
         try await Application(router: router).test(.router) { client in
             #expect(
                 try await client.execute(uri: "/etcha/v1/system/health", method: .get).status == .serviceUnavailable)

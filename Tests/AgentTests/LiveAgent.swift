@@ -16,6 +16,7 @@ final class LiveAgent: @unchecked Sendable {
     let dir: TemporaryDirectory
     let agent: Agent
     let listener: Listener
+    let shells: ShellSessions
     let metrics: EtchaMetrics
     let port: Int
     private let group: ServiceGroup
@@ -39,10 +40,13 @@ final class LiveAgent: @unchecked Sendable {
         self.dir = dir
         metrics = EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "test")
         agent = try Agent(loaded: loaded, metrics: metrics, logger: quietLogger)
+        shells = ShellSessions(
+            sources: agent.sources, config: loaded.config, metrics: metrics, logger: quietLogger,
+            stallLimit: .seconds(3))
         listener = try Listener(
-            config: loaded.config, sources: agent.sources, metrics: metrics, readiness: agent.readiness,
-            logger: quietLogger)
-        group = ServiceGroup(services: [agent, listener], logger: quietLogger)
+            config: loaded.config, sources: agent.sources, shells: shells, metrics: metrics,
+            readiness: agent.readiness, logger: quietLogger)
+        group = ServiceGroup(services: [agent, listener, shells], logger: quietLogger)
         let group = self.group
         task = Task { try await group.run() }
         guard let port = await listener.port() else { throw ListenerError("no port") }

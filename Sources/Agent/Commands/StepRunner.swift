@@ -59,7 +59,7 @@ enum StepRunner {
     }
 
     /// The user, group and supplementary groups to run as, or nil to run as the agent.
-    private static func credentials(for exec: ResolvedExec) throws(CommandError) -> (
+    static func credentials(for exec: ResolvedExec) throws(CommandError) -> (
         uid: uid_t, gid: gid_t, groups: [gid_t]
     )? {
         guard !exec.user.isEmpty || !exec.group.isEmpty else { return nil }

@@ -59,7 +59,9 @@ enum ConfigValidator {
             }
             switch source.shell {
             case .string: break
-            case .object: _ = try shellExec(source.shell, path: "\(path).shell")
+            case .object:
+                guard let exec = try shellExec(source.shell, path: "\(path).shell"), exec.command?.isEmpty == false
+                else { throw ConfigError("\(path).shell.command", "an exec object for shell needs a command") }
             default: throw ConfigError("\(path).shell", "expected a command string or an exec object")
             }
         }

@@ -101,7 +101,7 @@ public struct ResolvedExec: Sendable, Hashable {
         return applying(child, allowOverride: child.allowOverride ?? false)
     }
 
-    private func applying(_ child: Exec, allowOverride: Bool) -> ResolvedExec {
+    func applying(_ child: Exec, allowOverride: Bool) -> ResolvedExec {
         var merged = self
         merged.allowOverride = allowOverride
         if let command = child.command, !command.isEmpty { merged.command = command }

@@ -6,7 +6,7 @@ import NIOSSL
 
 /// The listener's connection setup: TLS with HTTP/2 or HTTP/1.1 by ALPN (Hummingbird's
 /// `HTTP2UpgradeChannel`), plus a ``FirstRequestDeadline`` right after the TLS handler, because
-/// nothing else bounds the handshake and the first request head.
+/// nothing else bounds the handshake and the first request head, and ``PeerGone``.
 struct AgentChannel: ServerChildChannel {
     typealias Value = HTTP2UpgradeChannel.Value
 
@@ -18,6 +18,7 @@ struct AgentChannel: ServerChildChannel {
         do {
             let operations = channel.pipeline.syncOperations
             let tls = try operations.handler(type: NIOSSLServerHandler.self)
+            try operations.addHandler(PeerGone(), position: .after(tls))
             try operations.addHandler(FirstRequestDeadline(timeout: headerTimeout), position: .after(tls))
         } catch {
             channel.close(promise: nil)

@@ -10,11 +10,15 @@ public struct AgentRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     /// The socket address of the peer, if known.
     public let peer: SocketAddress?
+    /// The channel the request came on (an HTTP/2 stream, or the HTTP/1.1 connection): a shell
+    /// session ends when it closes.
+    public let channel: any Channel
 
     /// Made by Hummingbird for each request.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peer = source.channel.remoteAddress
+        channel = source.channel
     }
 
     /// Bodies are read explicitly with the configured limit, never through `decode`.

@@ -9,25 +9,27 @@ import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
-/// The HTTPS listener (SPEC §5): metrics, health, webhooks — and later push and shell — behind
+/// The HTTPS listener (SPEC §5): metrics, health, webhooks, push and shell sessions, behind
 /// per-client failure limits, body limits and connection timeouts, over TLS 1.2+ with HTTP/2 or
 /// HTTP/1.1. A `Service` of the agent's group: graceful shutdown stops accepting and lets requests
 /// in flight finish.
 ///
-///     let listener = try Listener(config: config, sources: agent.sources, metrics: metrics, readiness: agent.readiness, logger: logger)
+///     let listener = try Listener(config: config, sources: agent.sources, shells: shells, metrics: metrics, readiness: agent.readiness, logger: logger)
 public final class Listener: Service, Sendable {
     private let application: Application<RouterResponder<AgentRequestContext>>
     private let bound = BoundPort()
 
     /// Builds the routes and TLS configuration; bad TLS material is an error naming the key or file.
     public init(
-        config: Config, sources: SourceSet, metrics: EtchaMetrics, readiness: Readiness, logger: Logger
+        config: Config, sources: SourceSet, shells: ShellSessions, metrics: EtchaMetrics, readiness: Readiness,
+        logger: Logger
     ) throws(ListenerError) {
         let server = config.httpServer
         let stateDir = config.run.stateDir.isEmpty ? FileManager.default.currentDirectoryPath : config.run.stateDir
         let tls = try TLSSettings.make(server, stateDir: stateDir, logger: logger)
         let (host, port) = try Self.address(server.listenAddress)
-        let router = Self.router(config: config, sources: sources, metrics: metrics, readiness: readiness)
+        let router = Self.router(
+            config: config, sources: sources, shells: shells, metrics: metrics, readiness: readiness)
 
         let idle = server.idleTimeout.duration
         let stream = HTTP1Channel.Configuration(idleTimeout: .init(idle))
@@ -54,7 +56,7 @@ public final class Listener: Service, Sendable {
     /// Every route behind its middleware, in the order requests meet them: the failure limit, then
     /// webhooks (any method on their paths), then the `/etcha/v1/` routes.
     public static func router(
-        config: Config, sources: SourceSet, metrics: EtchaMetrics, readiness: Readiness
+        config: Config, sources: SourceSet, shells: ShellSessions, metrics: EtchaMetrics, readiness: Readiness
     ) -> Router<AgentRequestContext> {
         let server = config.httpServer
         let identity = ClientIdentity(trustedProxies: Set(server.trustedProxies))
@@ -68,12 +70,14 @@ public final class Listener: Service, Sendable {
                 sources: sources, bodyLimit: bodyLimit, identity: identity, readiness: readiness))
         SystemRoutes(metrics: metrics, metricsKey: config.run.systemMetricsKey, readiness: readiness).add(to: router)
         PushRoute(sources: sources, bodyLimit: bodyLimit, identity: identity, readiness: readiness).add(to: router)
+        ShellRoute(shells: shells, bodyLimit: bodyLimit, identity: identity, readiness: readiness).add(to: router)
         return router
     }
 
-    /// Serves until graceful shutdown.
+    /// Serves until graceful shutdown. (Not `runService()`: that installs signal handlers of its own,
+    /// and the agent's group decides the order in which its services stop.)
     public func run() async throws {
-        try await application.runService()
+        try await application.run()
     }
 
     /// The port the listener bound (useful with port 0); waits until it is bound.

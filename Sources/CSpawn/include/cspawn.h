@@ -24,4 +24,18 @@ int etcha_eventfd(void);
 /// pipe2(2) with both ends close-on-exec; 0 or -1.
 int etcha_pipe(int descriptors[2]);
 
+/// Opens a pseudo-terminal sized `columns` x `rows` and starts `path` on it: the leader of a new
+/// session with the terminal as its controlling terminal and as standard input, output and error,
+/// with credentials and directory as for `etcha_spawn` (the terminal then belongs to `uid`).
+///
+/// Returns 0 and sets `*pid` and `*controller` (the controlling side, close-on-exec and
+/// non-blocking), or an errno value; when the child started but its exec failed, `*pid` and
+/// `*controller` are still set so the caller reaps and closes them.
+int etcha_spawn_terminal(pid_t *pid, int *controller, const char *path, char *const argv[], char *const envp[],
+                         const char *directory, int set_credentials, uid_t uid, gid_t gid, const gid_t *groups,
+                         int group_count, unsigned short columns, unsigned short rows);
+
+/// Sets a terminal's size (the foreground process group gets SIGWINCH); 0 or -1.
+int etcha_terminal_resize(int controller, unsigned short columns, unsigned short rows);
+
 #endif
