@@ -15,7 +15,7 @@ struct Etcha: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, LocalCommand.self, BuildCommand.self, PushCommand.self, RenderCommand.self,
             JWTCommand.self,
-            CompareCommand.self, GenerateKeysCommand.self, VersionCommand.self,
+            ShellCommand.self, CompareCommand.self, GenerateKeysCommand.self, VersionCommand.self,
         ]
     )
 

@@ -35,11 +35,12 @@ struct RunCommand: AsyncParsableCommand {
             if results.values.contains(where: \.failed) || pulled.values.contains(where: \.failed) { throw ExitCode(1) }
             return
         }
+        let shells = ShellSessions(sources: agent.sources, config: loaded.config, metrics: metrics, logger: logger)
         let listener: Listener
         do {
             listener = try Listener(
-                config: loaded.config, sources: agent.sources, metrics: metrics, readiness: agent.readiness,
-                logger: logger)
+                config: loaded.config, sources: agent.sources, shells: shells, metrics: metrics,
+                readiness: agent.readiness, logger: logger)
         } catch {
             throw CLIError(error.description)
         }
@@ -47,6 +48,8 @@ struct RunCommand: AsyncParsableCommand {
             services: [
                 .init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: listener, successTerminationBehavior: .gracefullyShutdownGroup),
+                // Last, so it is the first told to stop: shells end before the listener drains.
+                .init(service: shells, successTerminationBehavior: .gracefullyShutdownGroup),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)

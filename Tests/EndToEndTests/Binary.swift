@@ -46,7 +46,9 @@ enum Binary {
         var stdout: String { (try? String(contentsOfFile: stdoutFile, encoding: .utf8)) ?? "" }
     }
 
-    static func start(_ arguments: [String], in directory: String?, environment: [String: String]) throws -> Running {
+    static func start(
+        _ arguments: [String], in directory: String?, environment: [String: String], stdin: Pipe? = nil
+    ) throws -> Running {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -59,7 +61,7 @@ enum Binary {
         FileManager.default.createFile(atPath: base + ".err", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
         process.standardError = FileHandle(forWritingAtPath: base + ".err")
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = stdin ?? FileHandle.nullDevice
         try process.run()
         return Running(process: process, stdoutFile: base + ".out", stderrFile: base + ".err")
     }

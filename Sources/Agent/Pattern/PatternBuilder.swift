@@ -32,7 +32,7 @@ public struct PatternBuilder: Sendable {
     public func build(_ path: String, target: String? = nil, now: Int = Int(Date().timeIntervalSince1970))
         async throws(CommandError) -> Output
     {
-        let key = try signingKey()
+        let key = try config.signingKey()
         let exec = ResolvedExec(topLevel: config.exec)
         let rendered = try PatternRenderer.render(
             .file(path),
@@ -76,25 +76,6 @@ public struct PatternBuilder: Sendable {
             return Output(token: try JWT.sign(claims, with: key), rendered: rendered)
         } catch {
             throw CommandError(.invalid, "cannot sign: \(error)")
-        }
-    }
-
-    /// `build.signingKey`, or the key string in the file `build.signingKeyPath`.
-    func signingKey() throws(CommandError) -> PrivateKey {
-        var text = config.build.signingKey
-        var key = "build.signingKey"
-        if text.isEmpty, !config.build.signingKeyPath.isEmpty {
-            key = "build.signingKeyPath (\(config.build.signingKeyPath))"
-            guard let content = try? String(contentsOfFile: config.build.signingKeyPath, encoding: .utf8) else {
-                throw CommandError(.invalid, "\(key): cannot read the file")
-            }
-            text = content.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard !text.isEmpty else { throw CommandError(.invalid, "build.signingKey: no signing key is configured") }
-        do {
-            return try PrivateKey(parsing: text)
-        } catch {
-            throw CommandError(.invalid, "\(key): \(error)")
         }
     }
 
