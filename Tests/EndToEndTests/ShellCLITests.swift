@@ -72,15 +72,17 @@ import Testing
         #expect(setup.stop().status == 0)
     }
 
-    @Test func onATerminalItIsRawSizedAndRestored() throws {
+    @Test func onATerminalItIsRawSizedResizedAndRestored() throws {
         let setup = try Setup()
         // script(1) gives the client a terminal; the keystrokes wait in it until the client reads them.
+        // A second later the terminal is resized, which sends SIGWINCH to the client.
         let result = try setup.sh(
             #"""
-            (printf 'stty size; exit\n'; sleep 2) | script -qec 'stty rows 33 cols 77; stty -g > before; "$ETCHA" shell -h "$HOST" "$SOURCE"; echo "status=$?"; stty -g > after' /dev/null
+            (printf 'stty size; sleep 2; stty size; exit\n'; sleep 4) | script -qec 'stty rows 33 cols 77; stty -g > before; (sleep 1; stty rows 20 cols 90 < /dev/tty) & "$ETCHA" shell -h "$HOST" "$SOURCE"; echo "status=$?"; stty rows 33 cols 77; stty -g > after' /dev/null
             """#)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("33 77"))
+        #expect(result.stdout.contains("20 90"))
         #expect(result.stdout.contains("status=0"))
         #expect(setup.scratch.read("before") != nil)
         #expect(setup.scratch.read("before") == setup.scratch.read("after"))
