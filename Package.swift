@@ -82,7 +82,7 @@ let package = Package(
             path: "bench/SignedConfig",
             swiftSettings: strict
         ),
-        .testTarget(name: "AuthTests", dependencies: ["Auth"], swiftSettings: strict),
+        .testTarget(name: "AuthTests", dependencies: ["Auth"], exclude: ["Vectors"], swiftSettings: strict),
         .testTarget(
             name: "EtchaInstrumentationTests",
             dependencies: ["EtchaInstrumentation", .product(name: "Prometheus", package: "swift-prometheus")],
