@@ -1,0 +1,76 @@
+import Foundation
+
+/// Helpers for tests that run real peers (Prometheus, nginx, promtool) next to the binary.
+enum Ecosystem {
+    /// Runs `command` with `sh -c`; returns status and standard output (standard error is appended
+    /// when the command fails, for the test's message).
+    @discardableResult
+    static func sh(_ command: String, in directory: String? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", command]
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes at once so neither fills while the other is drained.
+        let errorText = Locked("")
+        let reader = Thread {
+            errorText.set(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        reader.start()
+        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        while reader.isExecuting { usleep(1000) }
+        let status = process.terminationStatus
+        return (status, status == 0 ? output : output + errorText.get())
+    }
+
+    /// A TCP port free on 127.0.0.1 now (for peers that cannot be told to pick one).
+    static func freePort() -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length)
+                return getsockname(socket, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Polls `condition` every 250 ms until it holds or `seconds` pass.
+    static func eventually(within seconds: TimeInterval, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(250_000)
+        }
+        return try condition()
+    }
+
+    /// A JSON document from `url` (plain HTTP on loopback), or nil.
+    static func json(_ url: String) -> Any? {
+        guard let (status, body) = try? sh("curl -s --max-time 5 '\(url)'"), status == 0 else { return nil }
+        return try? JSONSerialization.jsonObject(with: Data(body.utf8))
+    }
+}
+
+/// A value shared with another thread.
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+
+    init(_ value: Value) { self.value = value }
+
+    func get() -> Value { lock.withLock { value } }
+    func set(_ newValue: Value) { lock.withLock { value = newValue } }
+}
