@@ -4,8 +4,9 @@
 #   make bench  run the benchmarks and print the README's table
 
 SHELL := /bin/bash
-# Debian packages: libjsonnet-dev and zlib1g-dev to build; prometheus (promtool), curl, openssl and python3 for the tests.
-DEBIAN_PACKAGES := libjsonnet-dev zlib1g-dev prometheus curl openssl python3
+# Debian packages: libjsonnet-dev and zlib1g-dev to build; prometheus (and promtool), nginx, curl, openssl,
+# python3 and util-linux's script(1) for the demo and the tests.
+DEBIAN_PACKAGES := libjsonnet-dev zlib1g-dev prometheus nginx curl openssl python3 bsdutils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build demo test lint bench clean
@@ -25,7 +26,7 @@ build: deps
 	swift build --product etcha
 
 demo: build
-	cd examples/demo && ../../.build/debug/etcha -c etcha.jsonnet run
+	examples/demo/start.sh
 
 test: deps
 	swift build --build-tests

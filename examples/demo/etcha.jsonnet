@@ -1,22 +1,40 @@
-// The demo the README's first command runs: `make demo`.
-// Everything it writes goes under examples/demo/state/ (git-ignored).
+// The demo the README's first command runs (`make demo`, which calls examples/demo/etcha run).
+// Everything it makes goes under examples/demo/state/ (git-ignored): the signing key pair
+// (keys.json), development certificates from certs/generate.sh (certs/), the metrics key for
+// Prometheus (metrics.key), the pulled JWT (pull.jwt), saved state and the files the patterns write.
 local state = std.native('getEnv')('ETCHA_DEMO_STATE', std.native('getEnv')('PWD', '.') + '/state');
+local keys = std.parseJson(std.native('getFile')(state + '/keys.json', '{"privateKey": "", "publicKey": ""}'));
 
 {
+  build: {
+    // Signs what `examples/demo/etcha build|push|shell` sends. Made at first start, never committed.
+    signingKey: keys.privateKey,
+  },
   run: {
     stateDir: state,
+    // Only tokens signed by the demo key are accepted (push, pull, shell).
+    verifyKeys: [keys.publicKey],
     // Enables GET /etcha/v1/system/metrics?key=demo-metrics-key (or Authorization: Bearer demo-metrics-key).
     systemMetricsKey: 'demo-metrics-key',
+    timeoutShell: '30m',
   },
   httpServer: {
-    // Loopback only: the demo is for this machine. A self-signed certificate is made in state/.
+    // Loopback only: the demo is for this machine.
     listenAddress: '127.0.0.1:4000',
+    tlsCertificatePath: state + '/certs/server.crt',
+    tlsKeyPath: state + '/certs/server.key',
+  },
+  httpClient: {
+    // push and shell verify the agent's certificate against the development CA.
+    tlsCAPath: state + '/certs/ca.crt',
   },
   exec: {
     command: '/bin/sh -c',
   },
   vars: {
     greeting: 'hello from the etcha demo',
+    // Where the example patterns (examples/patterns/) write their files.
+    exampleDir: state + '/files',
   },
   sources: {
     // Runs once at startup: keeps a file in place and announces when it changed it.
@@ -39,12 +57,12 @@ local state = std.native('getEnv')('ETCHA_DEMO_STATE', std.native('getEnv')('PWD
     // Runs only when motd fires its event, and logs what it received.
     audit: {
       triggerOnly: true,
-      eventsReceive: ['motd-changed'],
+      eventsReceive: ['motd-changed', 'shell'],
       commands: [
         {
           id: 'record event',
           always: true,
-          change: 'echo "$(date -u +%%FT%%TZ) $ETCHA_EVENT_NAME from $ETCHA_EVENT_ID" >> %s/audit.log; tail -n 1 %s/audit.log' % [state, state],
+          change: 'echo "$(date -u +%%FT%%TZ) $ETCHA_EVENT_NAME from ${ETCHA_EVENT_ID:-$ETCHA_EVENT_PUBLIC_KEY@$ETCHA_EVENT_SRC}" >> %s/audit.log; tail -n 1 %s/audit.log' % [state, state],
           onChange: ['etcha:stdout'],
         },
       ],
@@ -73,6 +91,19 @@ local state = std.native('getEnv')('ETCHA_DEMO_STATE', std.native('getEnv')('PWD
           onChange: ['etcha:stdout'],
         },
       ],
+    },
+    // Takes pushed patterns: examples/demo/etcha push -h 127.0.0.1 web examples/patterns/push/run.jsonnet
+    web: {
+      allowPush: true,
+    },
+    // Pulls state/pull.jwt every 15 seconds (built from examples/patterns/pull/ at first start).
+    pulled: {
+      pullPaths: [state + '/pull.jwt'],
+      runFrequency: '15s',
+    },
+    // Opens a shell for the demo key: examples/demo/etcha shell -h 127.0.0.1 debug
+    debug: {
+      shell: '/bin/sh',
     },
   },
 }
