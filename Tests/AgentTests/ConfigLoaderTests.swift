@@ -69,6 +69,22 @@ import Testing
         #expect(config.httpServer.maxBodyBytes == 1024)
     }
 
+    @Test func stringKeysTakeDigitsAsWrittenAndTypeErrorsNeverEchoTheValue() throws {
+        let config = try load(
+            #"{"sources": {"web": {}}}"#,
+            overrides: ["run_systemMetricsKey=123456", "sources_web_exec_user=1000", #"run_stateDir="/quoted""#],
+            environment: ["ETCHA_BUILD_SIGNINGKEYPATH": "42", "ETCHA_EXEC_GROUP": "27"]
+        ).config
+        #expect(config.run.systemMetricsKey == "123456")
+        #expect(config.sources["web"]?.exec?.user == "1000")
+        #expect(config.run.stateDir == "/quoted")
+        #expect(config.build.signingKeyPath == "42")
+        #expect(config.exec.group == "27")
+        let message = try #require(error(#"{"run": {"systemMetricsKey": 987654}}"#))
+        #expect(message.contains("run.systemMetricsKey") && message.contains("a number"))
+        #expect(!message.contains("987654"))
+    }
+
     @Test func environmentOverridesMatchWithoutCaseAndLoseToDashX() throws {
         let config = try load(
             #"{"sources": {"my_app": {}}}"#, overrides: ["run_timeoutPush=2m"],
@@ -105,9 +121,9 @@ import Testing
         (#"{"nope": 1}"#, "nope: unknown key"),
         (
             #"{"sources": {"web": {"allowPush": "yes"}}}"#,
-            #"sources.web.allowPush: expected a boolean, got a string "yes""#
+            #"sources.web.allowPush: expected a boolean, got a string"#
         ),
-        (#"{"run": {"verifyKeys": "k"}}"#, #"run.verifyKeys: expected a list or object, got a string "k""#),
+        (#"{"run": {"verifyKeys": "k"}}"#, #"run.verifyKeys: expected a list or object, got a string"#),
         (#"{"sources": []}"#, "sources: expected an object, got a list"),
         (#"{"run": {"maxShells": 0}}"#, "run.maxShells: must be 1 or more"),
         (#"{"run": {"timeoutWebhook": "0s"}}"#, "run.timeoutWebhook: must be longer than zero"),

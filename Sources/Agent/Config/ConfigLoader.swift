@@ -179,7 +179,8 @@ public struct ConfigLoader: Sendable {
         }
         switch error {
         case .typeMismatch(let type, let context):
-            let got = value(at: context.codingPath).map { ", got \($0.typeName) \($0.text)" } ?? ""
+            // The type only, never the value: it may be a key or a secret.
+            let got = value(at: context.codingPath).map { ", got \($0.typeName)" } ?? ""
             return ConfigError(pathText(context.codingPath), "expected \(describe(type))\(got)")
         case .dataCorrupted(let context):
             return ConfigError(pathText(context.codingPath), context.debugDescription)

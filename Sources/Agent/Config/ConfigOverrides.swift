@@ -2,7 +2,8 @@
 ///
 /// KEY is an underscore path (`run_systemMetricsKey`, `sources_web_allowPush`) matched against the
 /// schema without regard to case, so `ETCHA_RUN_SYSTEMMETRICSKEY` finds `run.systemMetricsKey`.
-/// VALUE is JSON when it parses as JSON, else a string.
+/// VALUE is JSON when it parses as JSON, else a string — except that a key holding a string takes
+/// any VALUE that is not a JSON string as written (`-x run_systemMetricsKey=123456` is "123456").
 struct ConfigOverrides {
     /// Lays `KEY=VALUE` onto `tree`; an assignment without `=` or with an unknown path is an error.
     static func apply(assignment: String, to tree: inout JSON) throws(ConfigError) {
@@ -14,7 +15,7 @@ struct ConfigOverrides {
         guard let path = resolve(key, in: tree) else {
             throw ConfigError("-x \(key): no such configuration key")
         }
-        set(parse(value), at: path[...], in: &tree)
+        set(parse(value, for: path), at: path[...], in: &tree)
     }
 
     /// Lays every `ETCHA_*` variable that names a configuration key onto `tree`. Variables that name
@@ -23,13 +24,37 @@ struct ConfigOverrides {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("ETCHA_") {
             let key = String(name.dropFirst("ETCHA_".count))
             if let path = resolve(key, in: tree) {
-                set(parse(value), at: path[...], in: &tree)
+                set(parse(value, for: path), at: path[...], in: &tree)
             }
         }
     }
 
-    static func parse(_ value: String) -> JSON {
-        (try? JSON(parsing: value)) ?? .string(value)
+    /// `value` as the key at `path` takes it: as written for a string key, else JSON when it parses.
+    static func parse(_ value: String, for path: [String]) -> JSON {
+        let parsed = try? JSON(parsing: value)
+        if takesString(path), parsed?.string == nil { return .string(value) }
+        return parsed ?? .string(value)
+    }
+
+    /// Whether the key at `path` holds a string: its default is one (an exec key below the top level
+    /// has no default, so the top-level exec's says).
+    private static func takesString(_ path: [String]) -> Bool {
+        var shape = ConfigSchema.root
+        for key in path {
+            switch shape {
+            case .object(let children): shape = children[key] ?? .free(nil)
+            case .map(let element): shape = element
+            default: return false
+            }
+        }
+        guard case .value(let fallback) = shape else { return false }
+        if case .string? = fallback { return true }
+        if fallback == nil, case .object(let exec) = ConfigSchema.topExecShape, let name = path.last,
+            case .value(.string?)? = exec[name]
+        {
+            return true
+        }
+        return false
     }
 
     /// The key path an underscore path names, spelled as the schema and the tree spell it.
