@@ -173,6 +173,24 @@ import Testing
         }
     }
 
+    @Test func webhookBodiesStopWhereACommandCouldStillReceiveThem() async throws {
+        let dir = TemporaryDirectory()
+        try await withAgent(
+            """
+            {"sources": {"s": {"webhookPaths": ["/up"], "triggerOnly": true, "commands": [
+               {"id": "s", "always": true, "change": "printf %s \\"$ETCHA_WEBHOOK_BODY\\" | base64 -d | wc -c", "onChange": ["etcha:webhookBody"]}]}}}
+            """, dir: dir
+        ) { (agent, client) async throws in
+            let largest = try await send(
+                client, agent.base + "/up", method: .POST,
+                body: ByteBuffer(repeating: 0x61, count: WebhookMiddleware.maximumBody))
+            #expect(largest.status == 200)
+            #expect(largest.text.trimmingCharacters(in: .whitespacesAndNewlines) == "\(WebhookMiddleware.maximumBody)")
+            let over = ByteBuffer(repeating: 0x61, count: WebhookMiddleware.maximumBody + 1)
+            #expect(try await send(client, agent.base + "/up", method: .POST, body: over).status == 413)
+        }
+    }
+
     @Test func failuresAreLimitedPerClient() async throws {
         try await withAgent(#"{"run": {"systemMetricsKey": "k"}, "httpServer": {"trustedProxies": ["127.0.0.1"]}}"#) {
             (agent, client) async throws in

@@ -14,6 +14,11 @@ import NIOCore
 struct WebhookMiddleware: RouterMiddleware {
     typealias Context = AgentRequestContext
 
+    /// The largest body a command can receive: `ETCHA_WEBHOOK_BODY` holds it in base64, and Linux
+    /// refuses to start a process with an environment string over 128 KiB (MAX_ARG_STRLEN). Larger
+    /// bodies get 413 instead of a run that cannot start.
+    static let maximumBody = 96_000
+
     /// Sources by webhook path, each list in alphabetical order.
     let routes: [String: [Source]]
     let sources: SourceSet
@@ -28,7 +33,7 @@ struct WebhookMiddleware: RouterMiddleware {
         }
         self.routes = routes
         self.sources = sources
-        self.bodyLimit = bodyLimit
+        self.bodyLimit = BodyLimit(maxBytes: min(bodyLimit.maxBytes, Self.maximumBody))
         self.identity = identity
         self.readiness = readiness
     }
