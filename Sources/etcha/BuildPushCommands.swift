@@ -46,7 +46,9 @@ struct PushCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .customShort("h"), help: "Host to push to, HOST[:PORT] (repeatable).") var hosts: [String] = []
+    @Option(
+        name: .customShort("h"), help: ArgumentHelp("Host to push to, HOST[:PORT] (repeatable).", valueName: "host"))
+    var hosts: [String] = []
     @Flag(help: "Run check mode on the hosts: report what would change.") var check = false
     @Argument(help: "Source name on the hosts.") var source: String
     @Argument(help: "Pattern file, or a JWT (or a file holding one).") var pattern: String

@@ -11,6 +11,7 @@ struct Etcha: AsyncParsableCommand {
         discussion: """
             Global options (-c, -x, --log-format, --log-level) may come before or after the verb.
             Environment variables ETCHA_<PATH> (e.g. ETCHA_RUN_STATEDIR) override the file; -x overrides both.
+            Shell completion: etcha --generate-completion-script bash|zsh|fish.
             """,
         subcommands: [
             RunCommand.self, LocalCommand.self, BuildCommand.self, PushCommand.self, RenderCommand.self,

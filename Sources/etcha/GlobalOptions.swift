@@ -7,9 +7,9 @@ import Logging
 struct GlobalOptions: ParsableArguments {
     @Option(
         name: .customShort("c"),
-        help:
-            "Configuration file (.json or .jsonnet). Default: etcha.jsonnet, then etcha.json, in the working directory."
-    )
+        help: ArgumentHelp(
+            "Configuration file (.json or .jsonnet). Default: etcha.jsonnet, then etcha.json, in the working directory.",
+            valueName: "path"))
     var config: String?
 
     @Option(

@@ -19,7 +19,9 @@ struct ShellCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(name: .customShort("h"), help: "Host, HOST[:PORT], or a targets entry's name.") var host: String?
+    @Option(
+        name: .customShort("h"), help: ArgumentHelp("Host, HOST[:PORT], or a targets entry's name.", valueName: "host"))
+    var host: String?
     @Argument(help: "Source name on the host (it must set shell).") var source: String
 
     func run() async throws {

@@ -104,11 +104,13 @@ import Testing
     }
 
     @Test func etchaKeysThatDoNothingHereAreWarnings() throws {
-        let loaded = try load(#"{"licenseKey": "x", "exec": {"containerImage": "alpine"}}"#)
+        let loaded = try load(
+            #"{"licenseKey": "x", "exec": {"containerImage": "alpine"}, "targets": {"web": {"pathPush": "/p"}}}"#)
         #expect(
             loaded.warnings.sorted() == [
                 "exec.containerImage is ignored: containers are not supported",
                 "licenseKey is ignored: no license is needed",
+                "targets.web.pathPush is ignored: push always posts to /etcha/v1/push/SOURCE",
             ])
     }
 

@@ -88,11 +88,32 @@ import Testing
 
     @Test(arguments: [
         [], ["run"], ["local"], ["render"], ["version"], ["build"], ["push"], ["jwt"], ["compare"], ["generate-keys"],
+        ["shell"],
     ])
     func everyVerbHasHelp(verb: [String]) throws {
         let out = try Binary.run(verb + ["--help"])
         #expect(out.status == 0)
         #expect(out.stdout.contains("USAGE: etcha"))
+        #expect(out.stdout.contains("OVERVIEW: "))
+        if verb.isEmpty {
+            for name in [
+                "run", "local", "build", "push", "render", "jwt", "shell", "compare", "generate-keys", "version",
+            ] {
+                #expect(out.stdout.contains("\n  \(name) "), "etcha --help does not list \(name)")
+            }
+        }
+    }
+
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func completionScriptsCoverTheVerbs(shell: String) throws {
+        let out = try Binary.run(["--generate-completion-script", shell])
+        #expect(out.status == 0, "\(out.stderr)")
+        for name in ["run", "push", "shell", "generate-keys"] { #expect(out.stdout.contains(name)) }
+        // The script is valid for its shell, where that shell is installed.
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("etcha-completion-\(UUID())").path
+        try out.stdout.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        if shell == "bash" { #expect(try Ecosystem.sh("bash -n '\(path)'").status == 0) }
     }
 
     @Test func versionPrintsVersionAndBuildDate() throws {

@@ -89,6 +89,8 @@ public enum ConfigSchema {
             .object([
                 "hostname": string(), "insecure": bool(), "port": string("4000"), "sourcePatterns": vars,
                 "vars": vars,
+                "pathPush": .ignored("push always posts to /etcha/v1/push/SOURCE"),
+                "pathShell": .ignored("shell always posts to /etcha/v1/shell/SOURCE"),
             ])),
         "vars": vars,
         "cli": .ignored("CLI settings are given as flags"),
