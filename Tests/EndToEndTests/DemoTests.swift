@@ -92,4 +92,21 @@ import Testing
         #expect(!run.isEmpty)
         #expect(run.allSatisfy { $0["id"] is String })
     }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/systemd-analyze")))
+    func theSystemdUnitVerifies() throws {
+        let unit = try String(contentsOfFile: Binary.repository + "/examples/systemd/etcha.service", encoding: .utf8)
+        for setting in [
+            "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=", "Restart=on-failure", "StateDirectory=etcha",
+            "ETCHA_RUN_STATEDIR=/var/lib/etcha",
+        ] {
+            #expect(unit.contains(setting), "the unit lacks \(setting)")
+        }
+        // systemd-analyze wants the ExecStart binary to exist: point it at the built one.
+        let scratch = Scratch()
+        let copy = scratch.write(
+            "etcha.service", unit.replacingOccurrences(of: "/usr/local/bin/etcha", with: Binary.path))
+        let verified = try Ecosystem.sh("systemd-analyze verify '\(copy)'")
+        #expect(verified.status == 0 && verified.output.isEmpty, "\(verified.output)")
+    }
 }
