@@ -29,6 +29,7 @@ public final class Agent: Service, Sendable {
         self.metrics = metrics
         self.logger = logger
         sources = try SourceSet(loaded: loaded, metrics: metrics, logger: logger) { continuation.yield() }
+        try sources.store.prepare()
     }
 
     /// Waits the random start delay, runs the startup runs, then the `runFrequency` timers until the

@@ -7,7 +7,9 @@ public enum AgentVersion {
 
     /// When the running executable was built (its file's modification time), as an ISO 8601 date.
     public static var buildDate: String {
-        guard let attributes = try? FileManager.default.attributesOfItem(atPath: "/proc/self/exe"),
+        // The link's target: /proc/self/exe itself is a symlink made when it is first looked at.
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: executable),
             let date = attributes[.modificationDate] as? Date
         else { return "unknown" }
         return ISO8601DateFormatter().string(from: date)

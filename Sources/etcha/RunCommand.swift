@@ -20,6 +20,9 @@ struct RunCommand: AsyncParsableCommand {
     var once = false
 
     func run() async throws {
+        // A full disk or a file size limit must fail a state write (which keeps the previous state),
+        // not kill the agent.
+        signal(SIGXFSZ, SIG_IGN)
         let (loaded, logger) = try global.load()
         let metrics = EtchaMetrics(version: AgentVersion.current)
         let agent: Agent

@@ -124,7 +124,9 @@ import Testing
             ).output
         }
         for index in 0..<10 {
-            #expect(try await post(index % 2 == 0 ? "/etcha/v1/push/web" : "/etcha/v1/shell/web", from: "127.0.0.1") == "404")
+            #expect(
+                try await post(index % 2 == 0 ? "/etcha/v1/push/web" : "/etcha/v1/shell/web", from: "127.0.0.1")
+                    == "404")
         }
         #expect(try await post("/etcha/v1/push/web", from: "127.0.0.1") == "429")
         #expect(try await post("/etcha/v1/shell/web", from: "127.0.0.1") == "429")

@@ -94,4 +94,51 @@ import Testing
         #expect(skip)
         #expect(PullFetcher.split("/var/x.jwt").0 == "/var/x.jwt")
     }
+
+    @Test func aHangingServerCostsOneRunFrequencyAndKeepsTheHeldPattern() async throws {
+        let dir = TemporaryDirectory()
+        // Two servers: one that accepts and never answers, one that sends a head and then stalls the body.
+        let portFile = dir.path + "/ports"
+        let server = Task.detached {
+            try await shell(
+                """
+                timeout 30 python3 -c '
+                import socket, threading, time
+                silent = socket.socket(); silent.bind(("127.0.0.1", 0)); silent.listen(8)
+                stalling = socket.socket(); stalling.bind(("127.0.0.1", 0)); stalling.listen(8)
+                open("\(portFile)", "w").write("%d %d" % (silent.getsockname()[1], stalling.getsockname()[1]))
+                held = []
+                def serve(listener, answer):
+                    while True:
+                        connection, _ = listener.accept(); held.append(connection)
+                        if answer:
+                            connection.recv(4096)
+                            connection.sendall(b"HTTP/1.1 200 OK\\r\\nContent-Length: 100000\\r\\n\\r\\neyJ")
+                threading.Thread(target=serve, args=(silent, False), daemon=True).start()
+                serve(stalling, True)
+                '
+                """)
+        }
+        defer { server.cancel() }
+        var ports: [Substring] = []
+        for _ in 0..<100 where ports.count < 2 {
+            try await Task.sleep(for: .milliseconds(50))
+            ports = (dir.read("ports") ?? "").split(separator: " ")
+        }
+        try #require(ports.count == 2)
+        let set = try sources(
+            """
+            {"run": {"verifyKeys": ["\(tutorialPublicKey)"]}, "sources": {
+              "silent": {"allowPush": true, "runFrequency": "1s", "pullPaths": ["http://127.0.0.1:\(ports[0])/a.jwt"]},
+              "stalling": {"allowPush": true, "runFrequency": "1s", "pullPaths": ["http://127.0.0.1:\(ports[1])/a.jwt"]}}}
+            """, dir: dir)
+        for name in ["silent", "stalling"] {
+            let held = try PushTests.token("[{id: 'held', always: true, change: 'true'}]")
+            _ = try await set.push(name, token: held, checkOnly: false, remoteAddr: "")
+            let started = ContinuousClock.now
+            #expect(await set.pull(name, runHeld: false) == nil)
+            #expect(ContinuousClock.now - started < .seconds(4), "\(name)")
+            #expect(set[name]?.pattern.run.map(\.id) == ["held"])
+        }
+    }
 }

@@ -26,6 +26,22 @@ import Testing
         #expect(gone)
     }
 
+    @Test func aForkedDaemonThatIgnoresSIGTERMDiesWithTheGroupAtTheTimeout() async throws {
+        let dir = TemporaryDirectory()
+        let result = await StepRunner.run(
+            "sh -c 'trap \"\" TERM HUP INT; echo $$ > \(dir.path)/daemon; while :; do sleep 1; done' & wait",
+            exec: .shell,
+            environment: [:], stdin: "", deadline: .now + .milliseconds(500))
+        #expect(result.failure == "timed out")
+        let daemon = try #require(Int32(dir.read("daemon")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        var gone = false
+        for _ in 0..<100 where !gone {
+            gone = isNotRunning(daemon)
+            if !gone { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(gone)
+    }
+
     @Test func aStepEndsWhenItsScriptExitsEvenIfABackgroundChildHoldsTheOutput() async throws {
         let dir = TemporaryDirectory()
         let started = ContinuousClock.now

@@ -119,6 +119,9 @@ import Testing
     @Test func versionPrintsVersionAndBuildDate() throws {
         let out = try Binary.run(["version"])
         #expect(out.stdout.hasPrefix("etcha 0.1.0 (built 20"))
+        // The build date is the executable's, not the moment it runs.
+        let built = try FileManager.default.attributesOfItem(atPath: Binary.path)[.modificationDate] as? Date
+        #expect(out.stdout.contains(ISO8601DateFormatter().string(from: try #require(built))))
     }
 
     @Test func runOnceRunsStaticCommandsAndReportsFailure() throws {

@@ -14,6 +14,24 @@ public struct StateStore: Sendable {
 
     func path(of source: String) -> String { "\(directory)/\(source).jwt" }
 
+    /// Makes the directory (mode 0700) when missing and proves it takes a file, so an agent whose
+    /// state could not be saved does not start; the error names `run.stateDir`.
+    public func prepare() throws(ConfigError) {
+        do {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ConfigError("run.stateDir", "\(directory) cannot be created: \(error.localizedDescription)")
+        }
+        let probe = "\(directory)/.etcha-write-test-\(getpid())"
+        let descriptor = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw ConfigError("run.stateDir", "\(directory) is not writable: \(String(cString: strerror(errno)))")
+        }
+        close(descriptor)
+        unlink(probe)
+    }
+
     /// Saves `token` as `source`'s state.
     public func save(_ token: String, for source: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -6,13 +6,38 @@ import NIOSSL
 
 /// Fetches a source's JWT from its `pullPaths` (SPEC §5): local files, or `http(s)://` URLs with
 /// `#Header:value` suffixes separated by `\r\n` (the special header `skipVerify` turns off
-/// certificate checks for that URL). Bodies are limited to `httpServer.maxBodyBytes`, requests to
-/// 30 s.
+/// certificate checks for that URL). Bodies are limited to `httpServer.maxBodyBytes`; a fetch,
+/// body included, to ``deadline``.
 struct PullFetcher: Sendable {
     let config: Config
+    /// How long one fetch may take, from connecting to the last byte of the body.
+    let deadline: Duration
 
-    /// The token at `path`.
+    /// A fetcher for `source`: 30 s, or the source's `runFrequency` when that is shorter (at least
+    /// 1 s), so a server that hangs cannot hold a pull past the next one.
+    init(config: Config, source: SourceConfig) {
+        self.config = config
+        let frequency = source.runFrequency.duration
+        deadline = frequency > .zero ? min(.seconds(30), max(.seconds(1), frequency)) : .seconds(30)
+    }
+
+    /// The token at `path`, or an error when it cannot be had within the deadline.
     func fetch(_ path: String) async throws -> String {
+        try await withThrowingTaskGroup(of: String?.self) { group in
+            group.addTask { try await self.fetchWithoutDeadline(path) }
+            group.addTask {
+                try await Task.sleep(for: self.deadline)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let token = try await group.next() ?? nil else {
+                throw PushFailure("\(Self.split(path).0): no answer within \(deadline)")
+            }
+            return token
+        }
+    }
+
+    private func fetchWithoutDeadline(_ path: String) async throws -> String {
         guard path.hasPrefix("http://") || path.hasPrefix("https://") else {
             let attributes = try FileManager.default.attributesOfItem(atPath: path)
             guard let size = attributes[.size] as? Int, size <= config.httpServer.maxBodyBytes else {
@@ -26,7 +51,7 @@ struct PullFetcher: Sendable {
         do {
             var request = HTTPClientRequest(url: url)
             for (name, value) in headers { request.headers.add(name: name, value: value) }
-            let response = try await client.execute(request, timeout: .seconds(30))
+            let response = try await client.execute(request, timeout: TimeAmount(deadline))
             guard response.status == .ok else {
                 try? await client.shutdown()
                 throw PushFailure("\(url): \(response.status.code) \(response.status.reasonPhrase)")
@@ -79,7 +104,7 @@ extension SourceSet {
         var logger = self.logger
         logger[metadataKey: "source"] = "\(name)"
         logger[metadataKey: "trigger"] = "pull"
-        let fetcher = PullFetcher(config: config)
+        let fetcher = PullFetcher(config: config, source: source.settings)
         var result: RunResult?
         for path in source.settings.pullPaths {
             let token: String
