@@ -4,21 +4,17 @@
 #   - convergence: seconds from publishing a JWT until the last agent has applied it
 #     (target ≤ FREQUENCY + 2 s per round; a round gives up after 60 s);
 #   - scrape success: share of Prometheus scrapes of the agents that succeeded (target 100 %);
-#   - resources: the agents' resident memory and CPU seconds at the end.
+#   - resources: the agents' resident memory (RSS, and PSS) and own CPU seconds at the end.
 # Prints a Markdown table and writes bench/results/fleet.json; exits 0 only if both targets are met.
 # Everything lives in a mktemp -d directory that is removed, with every process started, on exit.
 #   AGENTS=50 FREQUENCY=5s ROUNDS=3 ETCHA=.build/release/etcha bench/fleet.sh
 set -euo pipefail
-AGENTS="${AGENTS:-50}"
-FREQUENCY="${FREQUENCY:-5s}"
+AGENTS="${AGENTS:-50}" FREQUENCY="${FREQUENCY:-5s}" ROUNDS="${ROUNDS:-3}"
 ETCHA="${ETCHA:-/work/main/.build/release/etcha}"
-ROUNDS="${ROUNDS:-3}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 started="$EPOCHREALTIME"
 dir="$(mktemp -d -t etcha-fleet.XXXXXX)"
-pids=()          # every long-running process, stopped in reverse order on exit
-agent_pids=()
-nginx_pid=""
+pids=() agent_pids=() nginx_pid=""  # every long-running process, stopped on exit
 
 cleanup() {
   local status=$? pid alive
@@ -37,8 +33,7 @@ cleanup() {
   exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+trap 'exit 130' INT; trap 'exit 143' TERM  # Ctrl-C or kill: exit through cleanup
 
 log() { printf '[fleet %6.1fs] %s\n' "$(elapsed)" "$*" >&2; }
 elapsed() { awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
@@ -85,9 +80,8 @@ all_have() {
   done
 }
 
-# Waits (100 ms polls, at most 60 s) for every agent to apply version $1 published at epoch $2;
-# prints the seconds from publishing to the newest version file's mtime (exact, unlike the poll),
-# or "timeout".
+# Waits (100 ms polls, at most 60 s) for every agent to apply version $1 published at epoch $2; prints
+# seconds from publishing to the newest version file's mtime (exact, unlike the poll) or "timeout".
 converge() {
   local deadline=$((SECONDS + 60))
   until all_have "$1"; do
@@ -99,6 +93,7 @@ converge() {
 
 # --- 1. TLS material and signing keys ----------------------------------------------------------
 [[ -x "$ETCHA" ]] || die "ETCHA=$ETCHA is not executable"
+((AGENTS >= 1 && ROUNDS >= 1)) || die "AGENTS and ROUNDS must be at least 1"
 freq_s="$(duration_seconds "$FREQUENCY")"
 target_s="$(awk -v f="$freq_s" 'BEGIN { print f + 2 }')"
 OUT="$dir/certs" "$repo/certs/generate.sh" >/dev/null
@@ -112,20 +107,15 @@ nginx_port="${ports[0]}" prometheus_port="${ports[1]}" agent_ports=("${ports[@]:
 # --- 2. nginx serving the JWT ------------------------------------------------------------------
 mkdir -p "$dir/www" "$dir/nginx"
 cat > "$dir/nginx/nginx.conf" <<CONF
-daemon off;
-master_process off;
-pid $dir/nginx/nginx.pid;
-error_log $dir/nginx/error.log;
+daemon off; master_process off; pid $dir/nginx/nginx.pid; error_log $dir/nginx/error.log;
 events { worker_connections 1024; }
 http {
   access_log off;
   client_body_temp_path $dir/nginx/body;  proxy_temp_path $dir/nginx/proxy;
   fastcgi_temp_path $dir/nginx/fastcgi;    uwsgi_temp_path $dir/nginx/uwsgi;  scgi_temp_path $dir/nginx/scgi;
   server {
-    listen 127.0.0.1:$nginx_port ssl;
-    ssl_certificate $dir/certs/server.crt;
-    ssl_certificate_key $dir/certs/server.key;
-    root $dir/www;
+    listen 127.0.0.1:$nginx_port ssl; root $dir/www;
+    ssl_certificate $dir/certs/server.crt; ssl_certificate_key $dir/certs/server.key;
   }
 }
 CONF
@@ -218,22 +208,26 @@ done
 
 # --- 7. scrape success over Prometheus's whole run ---------------------------------------------
 sleep 2  # let the last scrapes be ingested
-window=$(awk -v a="$prometheus_started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", b - a + 1 }')
+at="$EPOCHREALTIME"  # both queries are evaluated at this instant so their counts agree
+window=$(awk -v a="$prometheus_started" -v b="$at" 'BEGIN { printf "%d", b - a + 1 }')
 query() { # PromQL → the single value, or 0
-  curl -sf --max-time 10 "$prom/api/v1/query" --data-urlencode "query=$1" | python3 -c 'import json, sys
+  curl -sf --max-time 10 "$prom/api/v1/query" --data-urlencode "query=$1" --data-urlencode "time=$at" | python3 -c 'import json, sys
 r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else 0)'
 }
-scrapes="$(query "sum(count_over_time(up{job=\"etcha\"}[${window}s]))")"
-scrapes_ok="$(query "sum(sum_over_time(up{job=\"etcha\"}[${window}s]))")"
+# up is 1 for a successful scrape and 0 for a failed one: count = scrapes, sum = successful ones.
+scrapes="$(query "sum(count_over_time(up{job=\"etcha\"}[${window}s]))")" || die "Prometheus query failed"
+scrapes_ok="$(query "sum(sum_over_time(up{job=\"etcha\"}[${window}s]))")" || die "Prometheus query failed"
 
 # --- 8. agent resources, 9. report -------------------------------------------------------------
 python3 - "$repo/bench/results/fleet.json" "${agent_pids[*]}" "${rounds[*]}" <<PY
 import json, os, sys
 out, pids, rounds = sys.argv[1], sys.argv[2].split(), sys.argv[3].split()
 tick = os.sysconf("SC_CLK_TCK")
-rss_kib = cpu = 0.0
+rss_kib = pss_kib = cpu = 0.0
 for pid in pids:  # VmRSS, and utime + stime (fields 14 and 15, counted after the ")" of comm)
     rss_kib += next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS:"))
+    # RSS counts shared library pages once per agent; PSS splits them, so its sum is the real total.
+    pss_kib += next(int(l.split()[1]) for l in open(f"/proc/{pid}/smaps_rollup") if l.startswith("Pss:"))
     stat = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     cpu += (int(stat[11]) + int(stat[12])) / tick
 values = [float(r) for r in rounds if r != "timeout"]
@@ -247,7 +241,8 @@ result = {
     "scrapeSuccessPercent": round(success, 3), "scrapes": int(scrapes), "scrapesFailed": int(scrapes - ok),
     "scrapeTargetMet": scrapes > 0 and ok == scrapes,
     "agentRSSMiBTotal": round(rss_kib / 1024, 1), "agentRSSMiBAverage": round(rss_kib / 1024 / len(pids), 2),
-    "agentCPUSecondsTotal": round(cpu, 2), "runSeconds": round(float("$EPOCHREALTIME") - float("$started"), 1),
+    "agentPSSMiBTotal": round(pss_kib / 1024, 1), "agentCPUSecondsTotal": round(cpu, 2), "runSeconds": round(float("$EPOCHREALTIME") - float("$started"), 1),
+    "cpus": os.cpu_count(), "etcha": "$("$ETCHA" version | awk 'NR == 1 { print $2 }')",
 }
 os.makedirs(os.path.dirname(out), exist_ok=True)
 json.dump(result, open(out, "w"), indent=2); open(out, "a").write("\n")
@@ -259,6 +254,7 @@ rows = [("agents", result["agents"]), ("runFrequency", result["runFrequency"]),
         ("scrape success", f"{success:.2f} % ({int(ok)} of {int(scrapes)} scrapes)"),
         ("scrape target 100 % met", yes(result["scrapeTargetMet"])),
         ("agent RSS total (MiB)", result["agentRSSMiBTotal"]), ("agent RSS average (MiB)", result["agentRSSMiBAverage"]),
+        ("agent PSS total (MiB, shared pages split)", result["agentPSSMiBTotal"]),
         ("agent CPU total (s, whole run)", result["agentCPUSecondsTotal"]), ("run duration (s)", result["runSeconds"])]
 print("| fleet | result |\n| --- | --- |")
 for name, value in rows: print(f"| {name} | {value} |")

@@ -7,15 +7,12 @@
 # The load client is python3 (http.client, keep-alive, CONCURRENCY threads) even when wrk is
 # installed: wrk runs for a duration, not a request count, so requests in flight when it stops
 # would still run on the agent and the counters could not be compared with an exact number; it
-# also cannot check the answer's body. hey (-n) could, but is rarely installed and does not
-# check bodies either.
+# also cannot check the answer's body. hey (-n) could, but does not check bodies either.
 set -euo pipefail
-cd "$(dirname "$0")/.."
-repo="$PWD"
-WEBHOOKS="${WEBHOOKS:-10000}"
-PUSHES="${PUSHES:-1000}"
-ETCHA="${ETCHA:-$repo/.build/release/etcha}"
-CONCURRENCY="${CONCURRENCY:-8}"
+repo="$(cd "$(dirname "$0")/.." && pwd)"
+WEBHOOKS="${WEBHOOKS:-10000}" PUSHES="${PUSHES:-1000}" CONCURRENCY="${CONCURRENCY:-8}"
+# Absolute, because the agent runs from the temp dir.
+ETCHA="$(realpath "$(command -v "${ETCHA:-$repo/.build/release/etcha}")")" || { echo "error: no etcha binary" >&2; exit 1; }
 started=$(date +%s.%N)
 
 work="$(mktemp -d)"
@@ -126,7 +123,6 @@ print("%.3f %d" % (time.monotonic() - start, len(failures)))
 PY
 }
 
-[[ -x "$ETCHA" ]] || die "$ETCHA is not executable"
 write_config
 # One pattern, built once (a build renders and signs: too slow to repeat per push). Pushing the
 # same JWT again is accepted (anti-rollback only refuses an older iat) and, with always: true,
@@ -138,8 +134,10 @@ start_agent
 sleep 2  # let startup allocations settle before the idle baseline
 snapshot before
 
-read -r webhook_seconds webhook_failures <<<"$(load /soak "$WEBHOOKS" "$work/webhook.body" '\Aok\n\Z')"
-read -r push_seconds push_failures <<<"$(load /etcha/v1/push/web "$PUSHES" "$work/p1.jwt" '"err":""')"
+webhooks=$(load /soak "$WEBHOOKS" "$work/webhook.body" '\Aok\n\Z') || die "webhook client failed"
+pushes=$(load /etcha/v1/push/web "$PUSHES" "$work/p1.jwt" '"err":""') || die "push client failed"
+read -r webhook_seconds webhook_failures <<<"$webhooks"
+read -r push_seconds push_failures <<<"$pushes"
 sleep 3  # let closed connections and finished children be reaped
 snapshot after
 kill -0 "$agent_pid" 2>/dev/null || die "agent died during the soak"
@@ -187,8 +185,8 @@ for metric, b, a, target, ok in rows:
 result = {
     "parameters": {"webhooks": webhooks, "pushes": pushes, "concurrency": n["CONCURRENCY"], "etcha": os.environ["ETCHA"]},
     "metrics": [dict(metric=m, before=b, after=a, target=t, passed=ok) for m, b, a, t, ok in rows],
-    "throughput": {"webhooks_per_second": round(webhooks / n["webhook_seconds"], 1),
-                   "pushes_per_second": round(pushes / n["push_seconds"], 1)},
+    "throughput": {"webhooks_per_second": round(webhooks / max(n["webhook_seconds"], 0.001), 1),
+                   "pushes_per_second": round(pushes / max(n["push_seconds"], 0.001), 1)},
     "durations_seconds": {"webhooks": n["webhook_seconds"], "pushes": n["push_seconds"],
                           "total": round(time.time() - n["started"], 1)},
     "passed": all(row[4] for row in rows),
