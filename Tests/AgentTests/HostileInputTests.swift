@@ -135,3 +135,62 @@ import Testing
         #expect(!dir.exists("ran-push"))
     }
 }
+
+/// Slowloris: many connections trickling a request head must not slow anyone else, and are cut off
+/// by the header deadline.
+@Suite struct SlowClientTests {
+    @Test func fiveHundredTricklingConnectionsNeitherSlowScrapesNorStayOpen() async throws {
+        let dir = TemporaryDirectory()
+        let agent = try await LiveAgent.start(
+            #"{"run": {"systemMetricsKey": "k"}, "httpServer": {"headerTimeout": "2s"}}"#)
+        defer { Task { await agent.stop() } }
+        let report = dir.path + "/report"
+        let trickle = Task.detached {
+            try await shell(
+                """
+                timeout 60 python3 -c '
+                import socket, ssl, time
+                context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+                connections = [context.wrap_socket(socket.create_connection(("127.0.0.1", \(agent.port)))) for _ in range(500)]
+                open("\(report)", "w").write("open\\n")
+                head = b"GET /etcha/v1/system/health HTTP/1.1\\r\\nHost: x\\r\\nX-Slow: " + b"a" * 20
+                closed = set()
+                for second in range(6):
+                    for index, connection in enumerate(connections):
+                        if index in closed: continue
+                        try: connection.send(head[second:second + 1])
+                        except OSError: closed.add(index)
+                    time.sleep(1)
+                for index, connection in enumerate(connections):
+                    if index in closed: continue
+                    connection.settimeout(0.05)
+                    try:
+                        if connection.recv(16) == b"": closed.add(index)
+                    except socket.timeout: pass
+                    except OSError: closed.add(index)
+                open("\(report)", "a").write("closed %d\\n" % len(closed))
+                '
+                """)
+        }
+        // Once every connection is open and trickling, scrapes from another client answer at once.
+        for _ in 0..<600 where dir.read("report") == nil { try await Task.sleep(for: .milliseconds(50)) }
+        try #require(dir.read("report") == "open\n")
+        var latencies: [Duration] = []
+        let client = try makeClient()
+        for _ in 0..<20 {
+            let started = ContinuousClock.now
+            #expect(try await send(client, agent.base + "/etcha/v1/system/metrics?key=k").status == 200)
+            latencies.append(ContinuousClock.now - started)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await client.shutdown()
+        let finished = try await trickle.value
+        #expect(finished.status == 0, "\(finished.output)")
+        #expect(dir.read("report") == "open\nclosed 500\n")
+        latencies.sort()
+        // The median scrape is fast; the slowest is bounded (a loaded CI machine runs other suites too).
+        #expect(latencies[latencies.count / 2] < .milliseconds(100), "\(latencies)")
+        #expect(latencies.last! < .seconds(1), "\(latencies)")
+        print("slowloris scrape latencies:", latencies.map { $0.components.attoseconds / 1_000_000_000_000 })
+    }
+}
