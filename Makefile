@@ -9,7 +9,10 @@ SHELL := /bin/bash
 DEBIAN_PACKAGES := libjsonnet-dev zlib1g-dev prometheus nginx curl openssl python3 bsdutils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test lint bench clean
+.PHONY: deps build demo test lint bench fuzz sanitize soak fleet reliability clean
+
+# Seconds each fuzz target runs (make fuzz FUZZ_SECONDS=600 for a longer hunt).
+FUZZ_SECONDS ?= 60
 
 deps:
 	@command -v swift >/dev/null || { echo "error: the Swift 6 toolchain is not on PATH (https://www.swift.org/install/linux/)"; exit 1; }
@@ -28,9 +31,13 @@ build: deps
 demo: build
 	examples/demo/start.sh
 
+# Two runs: the end-to-end suites block their threads on child processes for seconds at a time,
+# which in one process would hold the few threads of the Swift concurrency pool (one per core)
+# that the in-process agents of the other suites need.
 test: deps
 	swift build --build-tests
-	swift test
+	swift test --skip-build --skip EndToEndTests
+	swift test --skip-build --filter EndToEndTests
 	swift format lint --strict --recursive Sources Tests bench
 
 lint:
@@ -39,5 +46,43 @@ lint:
 bench: deps
 	bench/run.sh
 
+# libFuzzer on the JWT/JSON/key/jwtRule parsers and on the configuration loader, from the committed
+# seed corpus (new inputs go to a scratch directory, never into Fuzz/corpus). A crash stops with
+# its input saved as crash-*; add it to Fuzz/corpus/TARGET and it is replayed by every make test.
+# Leak reports are off: LeakSanitizer flags Swift's lazily made globals (never freed by design), and
+# what the fuzzer hunts here is crashes, hangs and runaway memory (-rss_limit_mb, -timeout).
+fuzz: deps
+	swift build --build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld \
+		--product EtchaFuzz
+	@for target in jwt config; do \
+		work=$$(mktemp -d); \
+		echo "fuzzing $$target for $(FUZZ_SECONDS) s"; \
+		ASAN_OPTIONS=detect_leaks=0 ETCHA_FUZZ_TARGET=$$target .build-fuzz/debug/EtchaFuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-detect_leaks=0 -timeout=10 -rss_limit_mb=2048 \
+			-artifact_prefix=$$work/ $$work Fuzz/corpus/$$target 2> $$work/log || { tail -n 40 $$work/log; exit 1; }; \
+		grep -E "^stat::number_of_executed_units|^stat::new_units_added|^#[0-9]+.*DONE" $$work/log; \
+		rm -rf $$work; \
+	done
+
+# The test suite under ThreadSanitizer and AddressSanitizer, each in a build directory of its own.
+# (The end-to-end suites run the etcha binary, whose own reports would not reach the test run.)
+sanitize: deps
+	swift build --build-tests --build-path .build-tsan --sanitize=thread
+	swift test --skip-build --build-path .build-tsan --sanitize=thread --skip EndToEndTests
+	swift build --build-tests --build-path .build-asan --sanitize=address
+	swift test --skip-build --build-path .build-asan --sanitize=address --skip EndToEndTests
+
+soak: deps
+	swift build -c release --product etcha
+	bench/soak.sh
+
+fleet: deps
+	swift build -c release --product etcha
+	bench/fleet.sh
+
+# The README's reliability table: soak, fleet, fuzz and slowloris in one run.
+reliability: deps
+	bench/reliability.sh
+
 clean:
-	rm -rf .build examples/demo/state
+	rm -rf .build .build-fuzz .build-tsan .build-asan examples/demo/state

@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "etcha", targets: ["etcha"]),
         .executable(name: "EngineOverhead", targets: ["EngineOverhead"]),
         .executable(name: "SignedConfigBench", targets: ["SignedConfigBench"]),
+        .executable(name: "EtchaFuzz", targets: ["EtchaFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -54,6 +55,7 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -80,6 +82,12 @@ let package = Package(
             name: "SignedConfigBench",
             dependencies: ["Agent", "Auth", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log")],
             path: "bench/SignedConfig",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "EtchaFuzz",
+            dependencies: ["Agent", "Auth"],
+            path: "Fuzz/EtchaFuzz",
             swiftSettings: strict
         ),
         .testTarget(name: "AuthTests", dependencies: ["Auth"], exclude: ["Vectors"], swiftSettings: strict),

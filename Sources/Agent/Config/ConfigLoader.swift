@@ -37,7 +37,24 @@ public struct ConfigLoader: Sendable {
 
     /// Loads, checks and decodes the configuration.
     public func load() throws(ConfigError) -> LoadedConfig {
-        var tree = try readFile()
+        try load(tree: readFile())
+    }
+
+    /// Loads, checks and decodes configuration JSON given as bytes (no file, no Jsonnet), with the
+    /// loader's overrides: what the fuzzer feeds.
+    public func load(json data: Data) throws(ConfigError) -> LoadedConfig {
+        let tree: JSON
+        do {
+            tree = try JSON(parsing: data)
+        } catch {
+            throw ConfigError("configuration: not valid JSON: \(error.localizedDescription)")
+        }
+        guard tree.object != nil else { throw ConfigError("configuration: must be an object") }
+        return try load(tree: tree)
+    }
+
+    private func load(tree file: JSON) throws(ConfigError) -> LoadedConfig {
+        var tree = file
         ConfigOverrides.apply(environment: environment, to: &tree)
         for assignment in overrides {
             try ConfigOverrides.apply(assignment: assignment, to: &tree)

@@ -2,7 +2,7 @@ import Auth
 import CSpawn
 import Foundation
 import Glibc
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// What a session's stream carries to its client.
 enum ShellOutput: Sendable {
@@ -36,7 +36,10 @@ final class ShellSession: Sendable {
     let output: AsyncStream<ShellOutput>
     private let continuation: AsyncStream<ShellOutput>.Continuation
     private let wake = ChildProcess.Wake()
-    private let control = Mutex(Control())
+    // A pthread lock rather than Synchronization's Mutex, whose futexes ThreadSanitizer cannot see:
+    // this state is shared by the terminal thread and the stream's task, so `make sanitize` must
+    // be able to check it.
+    private let control = NIOLockedValueBox(Control())
 
     /// What other threads ask of the terminal thread.
     private struct Control {
@@ -83,7 +86,7 @@ final class ShellSession: Sendable {
 
     /// Queues `input` for the terminal and, when both are non-zero, resizes it to `columns` x `rows`.
     func send(_ input: [UInt8], columns: UInt16, rows: UInt16) throws(ShellRefusal) {
-        let accepted = control.withLock { control in
+        let accepted = control.withLockedValue { control in
             guard control.endReason == nil, control.input.count + input.count <= Self.inputLimit else { return false }
             control.input += input
             if columns > 0 && rows > 0 { control.size = (columns, rows) }
@@ -95,13 +98,13 @@ final class ShellSession: Sendable {
 
     /// The client has written out one output chunk.
     func consumed() {
-        control.withLock { $0.credit += 1 }
+        control.withLockedValue { $0.credit += 1 }
         wake.signal()
     }
 
     /// Ends the session (the first reason given is the one logged).
     func end(_ reason: String) {
-        control.withLock { control in
+        control.withLockedValue { control in
             if control.endReason == nil { control.endReason = reason }
         }
         wake.signal()
@@ -125,7 +128,7 @@ final class ShellSession: Sendable {
 
         while true {
             let takesInput = pending.isEmpty
-            let (input, size, taken, endReason) = control.withLock { control in
+            let (input, size, taken, endReason) = control.withLockedValue { control in
                 defer {
                     if takesInput { control.input = [] }
                     control.size = nil
