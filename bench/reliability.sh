@@ -58,7 +58,7 @@ rows = [
      % (fleet["convergenceWorstSeconds"], len(fleet["convergenceSeconds"]), fleet["scrapes"] - fleet["scrapesFailed"],
         fleet["scrapes"], fleet["scrapeSuccessPercent"], fleet["agentRSSMiBTotal"], fleet["agentPSSMiBTotal"],
         fleet["agentCPUSecondsTotal"], fleet["runSeconds"]),
-     "≤ runFrequency + 2 s; 100 %%", "✓" if fleet["convergenceTargetMet"] and fleet["scrapeTargetMet"] else "✗"),
+     "≤ runFrequency + 2 s; 100 %", "✓" if fleet["convergenceTargetMet"] and fleet["scrapeTargetMet"] else "✗"),
 ]
 print("| check | reproduce | result | target | met |")
 print("| --- | --- | --- | --- | --- |")
