@@ -68,10 +68,16 @@ enum Binary {
 
     /// The port a started `etcha run` listens on, read from its log (it listens on port 0 in tests).
     static func port(of running: Running, within seconds: TimeInterval = 20) -> String {
+        port(inLog: { running.stderr }, within: seconds)
+    }
+
+    /// The port an `etcha run` logs as listening on, read from `log` (its stderr as it grows).
+    static func port(inLog log: () -> String, within seconds: TimeInterval = 20) -> String {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if let range = running.stderr.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                return String(running.stderr[range].split(separator: ":").last!)
+            let text = log()
+            if let range = text.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
+                return String(text[range].split(separator: ":").last!)
             }
             usleep(10_000)
         }

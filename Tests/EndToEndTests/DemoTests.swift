@@ -23,14 +23,7 @@ import Testing
             kill(process.processIdentifier, SIGTERM)
             process.waitUntilExit()
         }
-        var port = ""
-        _ = Ecosystem.eventually(within: 60) {
-            let text = scratch.read("agent.log") ?? ""
-            if let range = text.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                port = String(text[range].split(separator: ":").last!)
-            }
-            return !port.isEmpty
-        }
+        let port = Binary.port(inLog: { scratch.read("agent.log") ?? "" }, within: 60)
         try #require(!port.isEmpty, "\(scratch.read("agent.log") ?? "")")
         let state = scratch.path + "/state"
         let base = "https://127.0.0.1:\(port)"

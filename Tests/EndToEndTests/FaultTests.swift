@@ -102,14 +102,7 @@ import Testing
         limited.standardOutput = FileHandle.nullDevice
         limited.standardInput = FileHandle.nullDevice
         try limited.run()
-        var port = ""
-        _ = Ecosystem.eventually(within: 20) {
-            let text = scratch.read("agent.log") ?? ""
-            if let range = text.range(of: #"listening on 127\.0\.0\.1:[0-9]+"#, options: .regularExpression) {
-                port = String(text[range].split(separator: ":").last!)
-            }
-            return !port.isEmpty
-        }
+        let port = Binary.port(inLog: { scratch.read("agent.log") ?? "" }, within: 20)
         try #require(!port.isEmpty, "\(scratch.read("agent.log") ?? "")")
         #expect(try Self.push(scratch, "small", port: port).status == 0)
         let failed = try Self.push(scratch, "big", port: port)

@@ -46,12 +46,15 @@ enum StepRunner {
 
     /// The exec command split into words, then the script as one more argument (or the script
     /// split into words when the exec has no command), behind `sudo -E` when asked and not root.
-    static func arguments(for script: String, exec: ResolvedExec) throws(CommandError) -> [String] {
+    /// Without a script (a shell), the command alone.
+    static func arguments(for script: String?, exec: ResolvedExec) throws(CommandError) -> [String] {
         var argv = try splitCommandLine(exec.command)
-        if argv.isEmpty {
-            argv = try splitCommandLine(script)
-        } else {
-            argv.append(script)
+        if let script {
+            if argv.isEmpty {
+                argv = try splitCommandLine(script)
+            } else {
+                argv.append(script)
+            }
         }
         guard !argv.isEmpty else { throw CommandError(.invalid, "exec.command: nothing to run") }
         if exec.sudo, getuid() != 0 { argv = ["sudo", "-E"] + argv }

@@ -11,21 +11,18 @@ struct TerminalProcess: Sendable {
     /// The controlling side of the terminal (non-blocking); the session owns and closes it.
     let controller: Int32
 
-    /// Starts `exec.command` (split like a shell, nothing appended; behind `sudo -E` when asked and
-    /// not root) sized `columns` x `rows`.
+    /// Starts `exec.command` (split as for a step, nothing appended) sized `columns` x `rows`.
     static func start(exec: ResolvedExec, environment: [String: String], columns: UInt16, rows: UInt16)
         throws(ShellRefusal) -> TerminalProcess
     {
-        let argv: [String]
+        let words: [String]
         let credentials: (uid: uid_t, gid: gid_t, groups: [gid_t])?
         do {
-            argv = try splitCommandLine(exec.command)
+            words = try StepRunner.arguments(for: nil, exec: exec)
             credentials = try StepRunner.credentials(for: exec)
         } catch {
             throw ShellRefusal(.failed, "shell: \(error)")
         }
-        guard !argv.isEmpty else { throw ShellRefusal(.failed, "shell: no command") }
-        let words = exec.sudo && getuid() != 0 ? ["sudo", "-E"] + argv : argv
         guard let executable = StepRunner.resolveExecutable(words[0]) else {
             throw ShellRefusal(.failed, "shell: \(words[0]): command not found")
         }
