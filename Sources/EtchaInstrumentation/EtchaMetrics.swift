@@ -18,6 +18,11 @@ public final class EtchaMetrics: Sendable {
     /// Bumped by every update, so a scrape re-renders the registry only after something changed.
     private let generation = Atomic<Int>(0)
     private let rendered = Mutex<(generation: Int, bytes: [UInt8])>((-1, []))
+    /// Handles of the series updated so far: the registry validates the name, the help text and every
+    /// label on each make call, which cost more than the update itself on a webhook's path.
+    private let counters = SeriesCache<Counter>()
+    private let gauges = SeriesCache<Gauge>()
+    private let histograms = SeriesCache<DurationHistogram>()
 
     /// Registers every family in `registry` and sets `etcha_build_info{version}` to 1.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), version: String) {
@@ -36,9 +41,9 @@ public final class EtchaMetrics: Sendable {
     ///   - origin: the source run it belongs to.
     public func commandRan(id: String, parentID: String, mode: CommandMode, failed: Bool, origin: RunOrigin) {
         defer { bumpGeneration() }
-        registry.makeCounter(
-            descriptor: Family.commands,
-            labels: [
+        counter(
+            Family.commands,
+            [
                 ("error", failed ? "1" : "0"), ("id", id), ("mode", mode.rawValue), ("parent_id", parentID),
                 ("public_key", origin.publicKey), ("remote_addr", origin.remoteAddr), ("source", origin.source),
             ]
@@ -52,46 +57,42 @@ public final class EtchaMetrics: Sendable {
     ) {
         defer { bumpGeneration() }
         let error = failed ? "1" : "0"
-        registry.makeCounter(
-            descriptor: Family.sources,
-            labels: [
+        counter(
+            Family.sources,
+            [
                 ("error", error), ("name", origin.source), ("public_key", origin.publicKey),
                 ("remote_addr", origin.remoteAddr), ("trigger", origin.trigger.rawValue),
             ]
         ).increment()
         for (mode, count) in [(CommandMode.change, changed), (.remove, removed)] {
-            registry.makeGauge(
-                descriptor: Family.sourceCommands,
-                labels: [
+            gauge(
+                Family.sourceCommands,
+                [
                     ("mode", mode.rawValue), ("name", origin.source), ("public_key", origin.publicKey),
                     ("remote_addr", origin.remoteAddr), ("trigger", origin.trigger.rawValue),
                 ]
             ).set(to: Double(count))
         }
-        registry.makeGauge(descriptor: Family.lastRun, labels: [("error", error), ("name", origin.source)])
-            .set(to: finishedAt.timeIntervalSince1970)
-        registry.makeDurationHistogram(
-            descriptor: Family.runDuration,
-            labels: [("name", origin.source), ("trigger", origin.trigger.rawValue)],
-            buckets: Family.durationBuckets
-        ).record(duration)
+        gauge(Family.lastRun, [("error", error), ("name", origin.source)]).set(to: finishedAt.timeIntervalSince1970)
+        let labels = [("name", origin.source), ("trigger", origin.trigger.rawValue)]
+        histograms.handle(Family.runDuration, labels) {
+            registry.makeDurationHistogram(
+                descriptor: Family.runDuration, labels: labels, buckets: Family.durationBuckets)
+        }.record(duration)
     }
 
     /// Sets `etcha_sources_shells` for one shell session: 1 while open, 0 once closed.
     public func shell(source: String, publicKey: String, remoteAddr: String, open: Bool) {
         defer { bumpGeneration() }
-        registry.makeGauge(
-            descriptor: Family.shells,
-            labels: [("name", source), ("public_key", publicKey), ("remote_addr", remoteAddr)]
-        ).set(to: open ? 1 : 0)
+        gauge(Family.shells, [("name", source), ("public_key", publicKey), ("remote_addr", remoteAddr)])
+            .set(to: open ? 1 : 0)
     }
 
     /// Sets `etcha_source_jwt_expiry_timestamp_seconds` for a source's held JWT; a token without
     /// `exp` reads 0.
     public func jwtExpiry(source: String, expiresAt: Date?) {
         defer { bumpGeneration() }
-        registry.makeGauge(descriptor: Family.jwtExpiry, labels: [("name", source)])
-            .set(to: expiresAt?.timeIntervalSince1970 ?? 0)
+        gauge(Family.jwtExpiry, [("name", source)]).set(to: expiresAt?.timeIntervalSince1970 ?? 0)
     }
 
     /// The whole exposition in Prometheus text format 0.0.4: the registry (rendered again only when
@@ -110,6 +111,28 @@ public final class EtchaMetrics: Sendable {
 
     private func bumpGeneration() {
         generation.add(1, ordering: .releasing)
+    }
+
+    private func counter(_ family: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
+        counters.handle(family, labels) { registry.makeCounter(descriptor: family, labels: labels) }
+    }
+
+    private func gauge(_ family: MetricNameDescriptor, _ labels: [(String, String)]) -> Gauge {
+        gauges.handle(family, labels) { registry.makeGauge(descriptor: family, labels: labels) }
+    }
+}
+
+/// Metric handles by family name and label values, made once by the registry. Series are never
+/// removed from the registry, so neither are they from here.
+private final class SeriesCache<Metric: AnyObject & Sendable>: Sendable {
+    private let handles = Mutex<[[String]: Metric]>([:])
+
+    func handle(_ family: MetricNameDescriptor, _ labels: [(String, String)], make: () -> Metric) -> Metric {
+        let key = [family.metricName] + labels.map(\.1)
+        if let known = handles.withLock({ $0[key] }) { return known }
+        let made = make()
+        handles.withLock { $0[key] = made }
+        return made
     }
 }
 

@@ -131,7 +131,7 @@ public struct CommandEngine: Sendable {
     private func run(
         _ command: Command, parentID: String, triggered: Bool, mode: CommandMode, state: inout RunState
     ) async -> Outcome {
-        let logger = stepLogger(command, mode: mode, origin: state.context.origin)
+        let logger = StepLogger(logger: logger, command: command.id, mode: mode)
         let exec: ResolvedExec
         do {
             exec = try state.context.exec.overridden(by: command.exec, at: "command \(command.id)")
@@ -178,7 +178,7 @@ public struct CommandEngine: Sendable {
     /// Runs a `change` or `remove` step and records what it did.
     private func act(
         _ command: Command, script: String, mode: CommandMode, parentID: String, exec: ResolvedExec,
-        logger: Logger, state: inout RunState
+        logger: StepLogger, state: inout RunState
     ) async -> Outcome {
         let result = await step(script, of: command, exec: exec, state: &state)
         count(command, parentID: parentID, mode: mode, failed: !result.succeeded, state: state)
@@ -207,9 +207,9 @@ public struct CommandEngine: Sendable {
     }
 
     private func fail(
-        _ command: Command, _ reason: String, output: String = "", logger: Logger, state: inout RunState
+        _ command: Command, _ reason: String, output: String = "", logger: StepLogger, state: inout RunState
     ) -> Outcome {
-        logger.error("failed", metadata: ["error": "\(reason)"])
+        logger.error("failed", error: reason)
         state.result.errors.append("\(command.id): \(reason)")
         return Outcome(output: output, proceed: false)
     }
@@ -233,10 +233,24 @@ public struct CommandEngine: Sendable {
             id: command.id, parentID: parentID, mode: mode, failed: failed, origin: state.context.origin)
     }
 
-    private func stepLogger(_ command: Command, mode: CommandMode, origin: RunOrigin) -> Logger {
-        var logger = logger
-        logger[metadataKey: "commandID"] = "\(command.id)"
-        logger[metadataKey: "commandMode"] = "\(mode.rawValue)"
-        return logger
+}
+
+/// Logs one step's outcome with the command's id and mode; the metadata is built only for a line
+/// that the log level lets through.
+private struct StepLogger {
+    let logger: Logger
+    let command: String
+    let mode: CommandMode
+
+    func info(_ message: Logger.Message) {
+        logger.info(message, metadata: metadata())
+    }
+
+    func error(_ message: Logger.Message, error: String) {
+        logger.error(message, metadata: metadata().merging(["error": "\(error)"]) { _, new in new })
+    }
+
+    private func metadata() -> Logger.Metadata {
+        ["commandID": "\(command)", "commandMode": "\(mode.rawValue)"]
     }
 }

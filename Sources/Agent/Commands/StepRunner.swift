@@ -90,7 +90,7 @@ enum StepRunner {
     /// `name` itself when it holds a slash, else the first executable file of that name on the
     /// agent's `PATH`.
     static func resolveExecutable(_ name: String) -> String? {
-        if name.contains("/") { return name }
+        if name.utf8.contains(UInt8(ascii: "/")) { return name }
         // getenv, not ProcessInfo's environment: that builds a dictionary of every variable on each call.
         let path =
             getenv("PATH").map { String(cString: $0) } ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

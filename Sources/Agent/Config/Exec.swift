@@ -91,11 +91,13 @@ public struct ResolvedExec: Sendable, Hashable {
     /// An empty or absent child changes nothing. A child that sets anything where overrides are not
     /// allowed is refused: running a command differently from what its pattern asked would be a
     /// silent surprise, so it is an error naming `level`.
-    public func overridden(by child: Exec?, at level: String) throws(CommandError) -> ResolvedExec {
+    public func overridden(by child: Exec?, at level: @autoclosure () -> String) throws(CommandError)
+        -> ResolvedExec
+    {
         guard let child, !child.isEmpty else { return self }
         guard allowOverride else {
             throw CommandError(
-                .execOverrideRefused, "\(level): exec override refused: the parent exec sets allowOverride false")
+                .execOverrideRefused, "\(level()): exec override refused: the parent exec sets allowOverride false")
         }
         // Below the top level an exec allows further overrides only when it says so (Etcha's default is false).
         return applying(child, allowOverride: child.allowOverride ?? false)
