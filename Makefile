@@ -4,6 +4,7 @@
 #               the unit suites under ThreadSanitizer and AddressSanitizer (about 30 minutes on 2 cores)
 #   make check  the tests and the lint only
 #   make bench  run the benchmarks and print the README's table
+#   make release  the binary to install on nodes (release/build.sh): .build-release/release/etcha
 
 SHELL := /bin/bash
 # Debian packages: libjsonnet-dev and zlib1g-dev to build; prometheus (and promtool), nginx, curl, openssl,
@@ -11,7 +12,7 @@ SHELL := /bin/bash
 DEBIAN_PACKAGES := libjsonnet-dev zlib1g-dev prometheus nginx curl openssl python3 bsdutils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: deps build demo test check lint bench fuzz sanitize soak fleet reliability clean
+.PHONY: deps build demo test check lint bench fuzz sanitize soak fleet reliability release clean
 
 # Seconds each fuzz target runs (make fuzz FUZZ_SECONDS=600 for a longer hunt).
 FUZZ_SECONDS ?= 60
@@ -92,5 +93,8 @@ fleet: deps
 reliability: deps
 	bench/reliability.sh
 
+release: deps
+	release/build.sh
+
 clean:
-	rm -rf .build .build-fuzz .build-tsan .build-asan examples/demo/state
+	rm -rf .build .build-fuzz .build-tsan .build-asan .build-release examples/demo/state

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds the binary to install on nodes and prints its path.
+#
+# Release mode, the Swift runtime and Foundation linked in statically (no Swift on the node), and
+# three link choices that keep the agent's resident memory down (README, "Benchmarks"):
+#   - lld with packed relative relocations (RELR): the dynamic loader reads 30 KB of relocations
+#     instead of 3 MB at each start;
+#   - no exported symbol table: nothing loads the agent as a library, and the loader no longer
+#     searches 45,000 symbols when it binds libjsonnet's;
+#   - every function in a section of its own, and the functions the agent runs while it starts,
+#     serves webhooks and scrapes, and stops (release/symbol-order.txt, made by
+#     release/symbol-order.sh) placed together at the start of the code, so that the pages the
+#     kernel maps around each one hold code that runs rather than code that never does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+swift build -c release --product etcha --static-swift-stdlib --scratch-path .build-release \
+  -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
+  -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
+  -Xlinker --symbol-ordering-file="${ETCHA_SYMBOL_ORDER:-$PWD/release/symbol-order.txt}" -Xlinker --no-warn-symbol-ordering >&2
+echo "$PWD/.build-release/release/etcha"
