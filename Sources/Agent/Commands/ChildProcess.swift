@@ -36,34 +36,13 @@ struct ChildProcess {
                 // global pool's threads, since Swift concurrency runs on those. It spawns the child
                 // too (measured: spawning from the pool's thread first answered webhooks ~50 µs later).
                 DispatchQueue(label: "etcha.step").async {
-                    switch self.start() {
-                    case .running(let child):
-                        continuation.resume(
-                            returning: self.wait(for: child, deadline: deadline, outputLimit: outputLimit, wake: wake))
-                    case .failed(let result):
-                        continuation.resume(returning: result)
-                    }
+                    continuation.resume(
+                        returning: self.runBlocking(deadline: deadline, outputLimit: outputLimit, wake: wake))
                 }
             }
         } onCancel: {
             wake.signal()
         }
-    }
-
-    /// A started child and the agent's ends of its pipes, owned by whoever waits for it.
-    private struct Running: Sendable {
-        var pid: pid_t
-        /// The read end of the child's combined output.
-        var output: Int32
-        /// The write end of its standard input, or -1 when it reads /dev/null.
-        var input: Int32
-        /// A pidfd that becomes readable when the child exits, or -1 on kernels without pidfds.
-        var pidfd: Int32
-    }
-
-    private enum Start: Sendable {
-        case running(Running)
-        case failed(StepResult)
     }
 
     /// Wakes the poll loop from another thread (cancellation); closed when the run is over.
@@ -78,17 +57,15 @@ struct ChildProcess {
         deinit { if descriptor >= 0 { close(descriptor) } }
     }
 
-    /// Makes the pipes and spawns the child in a new session.
-    private func start() -> Start {
+    private func runBlocking(deadline: ContinuousClock.Instant, outputLimit: Int, wake: Wake) -> StepResult {
         var output: [Int32] = [-1, -1]
         var input: [Int32] = [-1, -1]
-        guard etcha_pipe(&output) == 0 else { return .failed(failure("cannot create a pipe: \(errnoText())")) }
+        guard etcha_pipe(&output) == 0 else { return failure("cannot create a pipe: \(errnoText())") }
+        defer { for fd in output + input where fd >= 0 { close(fd) } }
         if stdin.isEmpty {
             input[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)
         } else if etcha_pipe(&input) != 0 {
-            close(output[0])
-            close(output[1])
-            return .failed(failure("cannot create a pipe: \(errnoText())"))
+            return failure("cannot create a pipe: \(errnoText())")
         }
 
         var pid: pid_t = 0
@@ -105,42 +82,29 @@ struct ChildProcess {
         }
         // The child holds its own copies now; closing ours lets end of file arrive when it exits.
         close(output[1])
-        if input[0] >= 0 { close(input[0]) }
+        output[1] = -1
+        close(input[0])
+        input[0] = -1
         if spawnError != 0 {
-            close(output[0])
-            if input[1] >= 0 { close(input[1]) }
             if pid > 0 { reap(pid) }
-            return .failed(failure("cannot run \(executable): \(String(cString: strerror(spawnError)))"))
+            return failure("cannot run \(executable): \(String(cString: strerror(spawnError)))")
         }
-        return .running(Running(pid: pid, output: output[0], input: input[1], pidfd: etcha_pidfd_open(pid)))
-    }
 
-    /// Feeds, reads and reaps `child`, then closes its descriptors.
-    private func wait(
-        for child: Running, deadline: ContinuousClock.Instant, outputLimit: Int, wake: Wake
-    ) -> StepResult {
-        let pid = child.pid
-        let output = child.output
-        let pidfd = child.pidfd
-        var input = child.input
-        defer {
-            close(output)
-            if input >= 0 { close(input) }
-            if pidfd >= 0 { close(pidfd) }
-        }
+        let pidfd = etcha_pidfd_open(pid)
+        defer { if pidfd >= 0 { close(pidfd) } }
         var collected = Collected(limit: outputLimit)
         var pendingInput = Array(stdin.utf8)[...]
-        if input >= 0 { _ = fcntl(input, F_SETFL, fcntl(input, F_GETFL) | O_NONBLOCK) }
+        if input[1] >= 0 { _ = fcntl(input[1], F_SETFL, fcntl(input[1], F_GETFL) | O_NONBLOCK) }
         var killedBecause: String?
         var exited = false
         var outputOpen = true
 
         // Without a pidfd (kernels before 5.3) the exit cannot be watched: read to end of file instead.
-        while outputOpen && !(pidfd >= 0 && exited && !hasData(output)) {
-            var fds: [pollfd] = [pollfd(fd: output, events: Int16(POLLIN), revents: 0)]
+        while outputOpen && !(pidfd >= 0 && exited && !hasData(output[0])) {
+            var fds: [pollfd] = [pollfd(fd: output[0], events: Int16(POLLIN), revents: 0)]
             if !exited && pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
             fds.append(pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0))
-            if input >= 0 { fds.append(pollfd(fd: input, events: Int16(POLLOUT), revents: 0)) }
+            if input[1] >= 0 { fds.append(pollfd(fd: input[1], events: Int16(POLLOUT), revents: 0)) }
             let timeout = killedBecause == nil ? milliseconds(until: deadline) : 100
             let ready = poll(&fds, nfds_t(fds.count), timeout)
             if ready < 0 && errno != EINTR { break }
@@ -151,17 +115,17 @@ struct ChildProcess {
             }
             for entry in fds where entry.revents != 0 {
                 switch entry.fd {
-                case output:
-                    if !collected.read(from: output) { outputOpen = false }
+                case output[0]:
+                    if !collected.read(from: output[0]) { outputOpen = false }
                 case pidfd:
                     exited = true
                 case wake.descriptor where killedBecause == nil:
                     killedBecause = "killed: the agent is shutting down"
                     kill(-pid, SIGKILL)
-                case input:
-                    if !write(&pendingInput, to: input) {
-                        close(input)
-                        input = -1
+                case input[1]:
+                    if !write(&pendingInput, to: input[1]) {
+                        close(input[1])
+                        input[1] = -1
                     }
                 default:
                     break

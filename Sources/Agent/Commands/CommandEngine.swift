@@ -232,7 +232,6 @@ public struct CommandEngine: Sendable {
         metrics?.commandRan(
             id: command.id, parentID: parentID, mode: mode, failed: failed, origin: state.context.origin)
     }
-
 }
 
 /// Logs one step's outcome with the command's id and mode; the metadata is built only for a line
