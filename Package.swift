@@ -41,7 +41,10 @@ let package = Package(
         ),
         .target(
             name: "EtchaInstrumentation",
-            dependencies: [.product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: [
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .target(

@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Prometheus
 import Synchronization
 
@@ -17,7 +18,7 @@ public final class EtchaMetrics: Sendable {
     private let process: ProcessCollector
     /// Bumped by every update, so a scrape re-renders the registry only after something changed.
     private let generation = Atomic<Int>(0)
-    private let rendered = Mutex<(generation: Int, bytes: [UInt8])>((-1, []))
+    private let rendered = NIOLockedValueBox<(generation: Int, bytes: [UInt8])>((-1, []))
     /// Handles of the series updated so far: the registry validates the name, the help text and every
     /// label on each make call, which cost more than the update itself on a webhook's path.
     private let counters = SeriesCache<Counter>()
@@ -99,7 +100,7 @@ public final class EtchaMetrics: Sendable {
     /// something changed since the last scrape), then the process metrics, read now.
     public func exposition() -> [UInt8] {
         let current = generation.load(ordering: .acquiring)
-        var buffer = rendered.withLock { cache in
+        var buffer = rendered.withLockedValue { cache in
             if cache.generation != current {
                 cache = (current, registry.emitToBuffer())
             }
@@ -125,13 +126,13 @@ public final class EtchaMetrics: Sendable {
 /// Metric handles by family name and label values, made once by the registry. Series are never
 /// removed from the registry, so neither are they from here.
 private final class SeriesCache<Metric: AnyObject & Sendable>: Sendable {
-    private let handles = Mutex<[[String]: Metric]>([:])
+    private let handles = NIOLockedValueBox<[[String]: Metric]>([:])
 
     func handle(_ family: MetricNameDescriptor, _ labels: [(String, String)], make: () -> Metric) -> Metric {
         let key = [family.metricName] + labels.map(\.1)
-        if let known = handles.withLock({ $0[key] }) { return known }
+        if let known = handles.withLockedValue({ $0[key] }) { return known }
         let made = make()
-        handles.withLock { $0[key] = made }
+        handles.withLockedValue { $0[key] = made }
         return made
     }
 }

@@ -1,4 +1,4 @@
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// Counts failed requests per client in fixed windows (`httpServer.rateLimitRate`, e.g. 10 a
 /// minute). A client that has used up its failures is refused until its window ends, so guessing
@@ -10,7 +10,7 @@ final class FailureRateLimiter: Sendable {
     }
 
     private let rate: RateLimitRate
-    private let windows = Mutex<[String: Window]>([:])
+    private let windows = NIOLockedValueBox<[String: Window]>([:])
     /// Beyond this many tracked clients, expired windows are dropped before adding one.
     private let pruneThreshold = 10_000
 
@@ -20,7 +20,7 @@ final class FailureRateLimiter: Sendable {
 
     /// How long `client` must wait, or nil when it may be served.
     func retryAfter(for client: String, now: ContinuousClock.Instant = .now) -> Duration? {
-        windows.withLock { windows in
+        windows.withLockedValue { windows in
             guard let window = windows[client] else { return nil }
             let ends = window.started + rate.period
             if now >= ends {
@@ -33,7 +33,7 @@ final class FailureRateLimiter: Sendable {
 
     /// Counts one failure of `client`.
     func recordFailure(of client: String, now: ContinuousClock.Instant = .now) {
-        windows.withLock { windows in
+        windows.withLockedValue { windows in
             if var window = windows[client], now < window.started + rate.period {
                 window.failures += 1
                 windows[client] = window

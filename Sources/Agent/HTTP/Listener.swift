@@ -4,10 +4,10 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdHTTP2
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOSSL
 import ServiceLifecycle
-import Synchronization
 
 /// The HTTPS listener (SPEC §5): metrics, health, webhooks, push and shell sessions, behind
 /// per-client failure limits, body limits and connection timeouts, over TLS 1.2+ with HTTP/2 or
@@ -111,16 +111,16 @@ extension TimeAmount {
 
 /// The port the server bound, handed from the server's start-up callback to whoever asks.
 private final class BoundPort: Sendable {
-    private let port = Mutex<Int?>(nil)
+    private let port = NIOLockedValueBox<Int?>(nil)
     private let stream = AsyncStream<Int>.makeStream(bufferingPolicy: .bufferingNewest(1))
 
     func set(_ value: Int) {
-        port.withLock { $0 = value }
+        port.withLockedValue { $0 = value }
         stream.continuation.yield(value)
     }
 
     func value() async -> Int? {
-        if let known = port.withLock({ $0 }) { return known }
+        if let known = port.withLockedValue({ $0 }) { return known }
         for await value in stream.stream { return value }
         return nil
     }

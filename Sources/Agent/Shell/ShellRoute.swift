@@ -1,7 +1,7 @@
 import Foundation
 import Hummingbird
+import NIOConcurrencyHelpers
 import NIOCore
-import Synchronization
 
 /// `POST /etcha/v1/shell/SOURCE` (SPEC §7). The first request of a session answers
 /// `text/event-stream`: the session id on the first line, then `o<base64>` output lines and
@@ -113,9 +113,9 @@ struct ShellRoute: Sendable {
 
 /// When the write in progress began, if one is.
 private final class WriteProgress: Sendable {
-    private let since = Mutex<ContinuousClock.Instant?>(nil)
+    private let since = NIOLockedValueBox<ContinuousClock.Instant?>(nil)
 
-    func started() { since.withLock { $0 = .now } }
-    func finished() { since.withLock { $0 = nil } }
-    var stuckSince: ContinuousClock.Instant? { since.withLock { $0 } }
+    func started() { since.withLockedValue { $0 = .now } }
+    func finished() { since.withLockedValue { $0 = nil } }
+    var stuckSince: ContinuousClock.Instant? { since.withLockedValue { $0 } }
 }

@@ -36,9 +36,7 @@ final class ShellSession: Sendable {
     let output: AsyncStream<ShellOutput>
     private let continuation: AsyncStream<ShellOutput>.Continuation
     private let wake = ChildProcess.Wake()
-    // A pthread lock rather than Synchronization's Mutex, whose futexes ThreadSanitizer cannot see:
-    // this state is shared by the terminal thread and the stream's task, so `make sanitize` must
-    // be able to check it.
+    // Shared by the terminal thread and the stream's task.
     private let control = NIOLockedValueBox(Control())
 
     /// What other threads ask of the terminal thread.

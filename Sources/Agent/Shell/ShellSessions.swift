@@ -2,8 +2,8 @@ import Auth
 import EtchaInstrumentation
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import ServiceLifecycle
-import Synchronization
 
 /// The agent's shell sessions (SPEC §7): verifies each request like a push, opens sessions up to
 /// `run.maxShells`, routes later requests to the session their `i` names when the same key signed
@@ -21,7 +21,7 @@ public final class ShellSessions: Service, Sendable {
     private let timeout: Duration
     /// How long a write to a client may stay stuck before the client counts as gone.
     let stallLimit: Duration
-    private let state = Mutex(State())
+    private let state = NIOLockedValueBox(State())
 
     private struct State {
         var sessions: [String: ShellSession] = [:]
@@ -58,7 +58,7 @@ public final class ShellSessions: Service, Sendable {
     /// Waits for graceful shutdown, then ends every shell and waits (briefly) until each is reaped.
     public func run() async throws {
         try? await gracefulShutdown()
-        let open = state.withLock { state in
+        let open = state.withLockedValue { state in
             state.stopping = true
             return Array(state.sessions.values)
         }
@@ -69,7 +69,7 @@ public final class ShellSessions: Service, Sendable {
     }
 
     /// Sessions open now.
-    public var count: Int { state.withLock { $0.sessions.count } }
+    public var count: Int { state.withLockedValue { $0.sessions.count } }
 
     /// Handles one request body for source `name`: opens a session (returned, for its stream) or
     /// hands input and size to the session `i` names (nil returned).
@@ -88,7 +88,8 @@ public final class ShellSessions: Service, Sendable {
         guard let id = request.sessionID else {
             return try open(source, exec: exec, request: request, key: verified.key, remoteAddr: remoteAddr)
         }
-        guard let session = state.withLock({ $0.sessions[id] }), session.source == name, session.key == verified.key
+        guard let session = state.withLockedValue({ $0.sessions[id] }), session.source == name,
+            session.key == verified.key
         else {
             throw ShellRefusal(.notFound, "no open session with that id for this source and key")
         }
@@ -107,7 +108,7 @@ public final class ShellSessions: Service, Sendable {
     private func open(
         _ source: Source, exec: ResolvedExec, request: ShellRequest, key: PublicKey, remoteAddr: String
     ) throws(ShellRefusal) -> ShellSession {
-        let reserved = state.withLock { state in
+        let reserved = state.withLockedValue { state in
             guard !state.stopping, state.sessions.count + state.starting < maxShells else { return false }
             state.starting += 1
             return true
@@ -119,12 +120,12 @@ public final class ShellSessions: Service, Sendable {
                 exec: exec, environment: TerminalProcess.environment(for: exec, source: source.name),
                 columns: request.columns, rows: request.rows)
         } catch {
-            state.withLock { $0.starting -= 1 }
+            state.withLockedValue { $0.starting -= 1 }
             throw error
         }
         let session = ShellSession(source: source.name, key: key, remoteAddr: remoteAddr)
         let series = Series(source: source.name, publicKey: key.id, remoteAddr: remoteAddr)
-        state.withLock { state in
+        state.withLockedValue { state in
             state.starting -= 1
             state.sessions[session.id] = session
             state.openSeries[series, default: 0] += 1
@@ -137,7 +138,7 @@ public final class ShellSessions: Service, Sendable {
         logger.info("shell opened", metadata: ["publicKey": "\(key.id)", "remoteAddr": "\(remoteAddr)"])
         if !request.input.isEmpty { try? session.send(request.input, columns: 0, rows: 0) }
         session.start(process, deadline: .now + timeout) { [self] reason in
-            let stillOpen = state.withLock { state in
+            let stillOpen = state.withLockedValue { state in
                 state.sessions[session.id] = nil
                 state.openSeries[series, default: 1] -= 1
                 let left = state.openSeries[series] ?? 0
@@ -162,7 +163,7 @@ public final class ShellSessions: Service, Sendable {
     /// Refuses a `jti` seen before its token expired.
     private func remember(_ nonce: String, until expiry: Int) throws(ShellRefusal) {
         let now = Int(Date().timeIntervalSince1970)
-        let refusal: ShellRefusal? = state.withLock { state in
+        let refusal: ShellRefusal? = state.withLockedValue { state in
             if let known = state.nonces[nonce], known >= now { return ShellRefusal(.notFound, "jti used before") }
             if state.nonces.count >= Self.nonceLimit { state.nonces = state.nonces.filter { $0.value >= now } }
             guard state.nonces.count < Self.nonceLimit else {

@@ -2,7 +2,7 @@ import Auth
 import EtchaInstrumentation
 import Foundation
 import Logging
-import Synchronization
+import NIOConcurrencyHelpers
 
 /// One configured source: its settings, what it trusts, the pattern it runs now (its static
 /// commands, or the last signed pattern it accepted), and the queue its runs take turns in.
@@ -19,7 +19,7 @@ public final class Source: Sendable {
     // A compiled Regex is immutable; it only lacks the Sendable annotation.
     private nonisolated(unsafe) let eventsSend: Regex<AnyRegexOutput>?
     let queue: RunQueue
-    private let held: Mutex<Held>
+    private let held: NIOLockedValueBox<Held>
 
     /// What the source runs now.
     struct Held: Sendable {
@@ -37,22 +37,22 @@ public final class Source: Sendable {
         exec = try topExec.overridden(by: settings.exec, at: "sources.\(name).exec")
         eventsSend = settings.eventsSend.isEmpty ? nil : try Regex(settings.eventsSend)
         queue = RunQueue(capacity: maxQueued)
-        held = Mutex(Held(pattern: Pattern(run: staticCommands)))
+        held = NIOLockedValueBox(Held(pattern: Pattern(run: staticCommands)))
     }
 
     /// The pattern the source runs now: its static commands, or the last accepted pattern.
     public var pattern: Pattern {
-        held.withLock { $0.pattern }
+        held.withLockedValue { $0.pattern }
     }
 
     /// The signed pattern the source holds, if it accepted one.
     public var signed: SignedPattern? {
-        held.withLock { $0.signed }
+        held.withLockedValue { $0.signed }
     }
 
     /// Replaces what the source runs.
     func hold(_ pattern: Pattern, signed: SignedPattern?) {
-        held.withLock { $0 = Held(pattern: pattern, signed: signed) }
+        held.withLockedValue { $0 = Held(pattern: pattern, signed: signed) }
     }
 
     /// Whether the source receives `event`.
@@ -140,7 +140,7 @@ public final class Source: Sendable {
             exec: exec, environment: environment, origin: origin, deadline: started + timeout)
         var result: RunResult
         do {
-            result = try await body(held.withLock { $0 }, context)
+            result = try await body(held.withLockedValue { $0 }, context)
         } catch let error as SourceError {
             if !settings.runMulti { await queue.release() }
             throw error
