@@ -77,7 +77,7 @@ fuzz: deps
 # Leak reports are off for the reason given at `fuzz`.)
 sanitize: deps
 	swift build --build-tests --build-path .build-tsan --sanitize=thread
-	ETCHA_SANITIZED=1 swift test --skip-build --build-path .build-tsan --sanitize=thread --skip EndToEndTests
+	ETCHA_SANITIZED=1 TSAN_OPTIONS=suppressions=$(CURDIR)/.tsan-suppressions swift test --skip-build --build-path .build-tsan --sanitize=thread --skip EndToEndTests
 	swift build --build-tests --build-path .build-asan --sanitize=address
 	ETCHA_SANITIZED=1 ASAN_OPTIONS=detect_leaks=0 swift test --skip-build --build-path .build-asan --sanitize=address --skip EndToEndTests
 
