@@ -15,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product etcha --static-swift-stdlib --scratch-path .build-release \
   -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections \
+  -Xswiftc -Xfrontend -Xswiftc -disable-llvm-merge-functions-pass \
   -Xswiftc -use-ld=lld -Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic \
   -Xlinker --symbol-ordering-file="${ETCHA_SYMBOL_ORDER:-$PWD/release/symbol-order.txt}" -Xlinker --no-warn-symbol-ordering >&2
 echo "$PWD/.build-release/release/etcha"

@@ -63,17 +63,32 @@ for pass in 1 2 3 4; do
   exercise "$url"
   pkill -TERM -f "$binary -c $work/etcha.json"
   wait || true
-  added=$(perf script --no-demangle -i "$work/faults.data" -F addr,ip,sym,dso 2>/dev/null | python3 -c '
-import re, sys
+  # perf leaves many of the agent's local symbols unresolved, so addresses are resolved with nm.
+  nm -n --defined-only "$binary" > "$work/symbols.txt"
+  added=$(perf script --no-demangle -i "$work/faults.data" --show-mmap-events -F addr,ip 2>/dev/null | python3 -c '
+import bisect, re, sys
 known = set(line.strip() for line in open("release/symbol-order.txt"))
-new = set()
+symbols = []
+for line in open(sys.argv[1]):
+    parts = line.split()
+    if len(parts) == 3 and parts[1] in "tTwW":
+        symbols.append((int(parts[0], 16), parts[2]))
+starts = [address for address, _ in symbols]
+base, new = None, set()
 for line in sys.stdin:
-    m = re.match(r"\s*([0-9a-f]+) (.*?) \(([^)]*)\)\s+([0-9a-f]+) (.*?) \(([^)]*)\)", line)
+    mapping = re.search(r"\[(0x[0-9a-f]+)\(0x[0-9a-f]+\) @ 0 .*/etcha$", line)
+    if mapping and base is None:
+        base = int(mapping.group(1), 16)
+        continue
+    fields = line.split()
     # an instruction fetch (address == instruction pointer) in the agent, in a function not yet named
-    if m and m.group(1) == m.group(4) and m.group(3).endswith("/etcha") and m.group(2) not in known | {"[unknown]"}:
-        new.add(m.group(2))
+    if base is None or len(fields) != 2 or fields[0] != fields[1]:
+        continue
+    index = bisect.bisect_right(starts, int(fields[0], 16) - base) - 1
+    if index >= 0 and symbols[index][1] not in known:
+        new.add(symbols[index][1])
 open("release/symbol-order.txt", "a").write("".join(name + "\n" for name in sorted(new)))
-print(len(new))')
+print(len(new))' "$work/symbols.txt")
   echo "pass $pass: $added functions added" >&2
   [ "$added" = 0 ] && break
 done
