@@ -28,7 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
-        .systemLibrary(name: "CJsonnet", path: "Sources/CJsonnet"),
+        .target(name: "CJsonnet", path: "Sources/CJsonnet"),
         .target(name: "CSpawn", path: "Sources/CSpawn"),
         .target(
             name: "Auth",

@@ -367,9 +367,16 @@ import Testing
             _ = Binary.wait(for: agent, timeout: 15)
         }
         let port = Binary.port(of: agent)
+        // libjsonnet is loaded by the first render, not at startup (its configuration here is JSON).
+        func mapsJsonnet() throws -> Bool {
+            try String(contentsOfFile: "/proc/\(agent.process.processIdentifier)/maps", encoding: .utf8)
+                .contains("libjsonnet")
+        }
+        #expect(try !mapsJsonnet())
         let push = sign + ["-x", "httpClient_tlsSkipVerify=true", "push", "-h", "127.0.0.1:\(port)", "web"]
         let first = try Binary.run(push + ["web.jwt"], in: scratch.path)
         #expect(first.stdout == "127.0.0.1:\(port):\n        Changed 2: a, built-here\n", "\(first.stderr)")
+        #expect(try mapsJsonnet())
         #expect(FileManager.default.fileExists(atPath: "\(out)/a"))
         let second = try Binary.run(push + ["patterns/web.jsonnet"], in: scratch.path)
         #expect(second.stdout == "127.0.0.1:\(port):\n        No changes\n")

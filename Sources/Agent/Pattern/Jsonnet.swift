@@ -1,7 +1,7 @@
 import CJsonnet
 import Foundation
 
-/// Evaluates Jsonnet with libjsonnet: one VM per evaluation, imports served by an ``Importer``
+/// Evaluates Jsonnet with libjsonnet (loaded on first use, see CJsonnet): one VM per evaluation, imports served by an ``Importer``
 /// (files on disk, or the in-memory files of a JWT), and Etcha's native functions.
 enum Jsonnet {
     /// Where imports come from, and a record of every file read (what `etcha build` puts in the JWT).
@@ -36,7 +36,10 @@ enum Jsonnet {
     static func evaluate(
         snippet: String, filename: String, natives: NativeFunctions, importer: Importer
     ) throws(CommandError) -> String {
-        guard let vm = jsonnet_make() else { throw CommandError(.render, "cannot start the Jsonnet VM") }
+        guard let vm = jsonnet_make() else {
+            let reason = etcha_jsonnet_load_failure().map { String(cString: $0) } ?? "out of memory"
+            throw CommandError(.render, "cannot start the Jsonnet VM: \(reason)")
+        }
         defer {
             jsonnet_destroy(vm)
             // A VM allocates megabytes in whichever malloc arena its thread uses; without this, each
