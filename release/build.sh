@@ -2,7 +2,7 @@
 # Builds the binary to install on nodes and prints its path.
 #
 # Release mode, the Swift runtime and Foundation linked in statically (no Swift on the node), and
-# three link choices that keep the agent's resident memory down (README, "Benchmarks"):
+# choices that keep the agent's resident memory down (README, "Benchmarks"):
 #   - lld with packed relative relocations (RELR): the dynamic loader reads 30 KB of relocations
 #     instead of 3 MB at each start;
 #   - no exported symbol table: nothing loads the agent as a library, and the loader no longer
@@ -10,7 +10,10 @@
 #   - every function in a section of its own, and the functions the agent runs while it starts,
 #     serves webhooks and scrapes, and stops (release/symbol-order.txt, made by
 #     release/symbol-order.sh) placed together at the start of the code, so that the pages the
-#     kernel maps around each one hold code that runs rather than code that never does.
+#     kernel maps around each one hold code that runs rather than code that never does;
+#   - no LLVM function merging: merged functions are reached through unnamed thunks that the
+#     symbol list cannot place. (SwiftPM does not rebuild when compiler flags change: after
+#     changing them, remove .build-release/x86_64-unknown-linux-gnu first.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product etcha --static-swift-stdlib --scratch-path .build-release \

@@ -1,8 +1,9 @@
 import CJsonnet
 import Foundation
 
-/// Evaluates Jsonnet with libjsonnet (loaded on first use, see CJsonnet): one VM per evaluation, imports served by an ``Importer``
-/// (files on disk, or the in-memory files of a JWT), and Etcha's native functions.
+/// Evaluates Jsonnet with libjsonnet (loaded on first use, see CJsonnet): one VM per evaluation,
+/// imports served by an ``Importer`` (files on disk, or the in-memory files of a JWT), and Etcha's
+/// native functions.
 enum Jsonnet {
     /// Where imports come from, and a record of every file read (what `etcha build` puts in the JWT).
     final class Importer {
