@@ -8,6 +8,7 @@
 # perf, and adds each function whose first instruction fetch faulted outside the ordered code.
 # Run it after changes that move the agent's common paths; a stale list costs memory, not
 # correctness (functions it does not name are placed after the ones it does).
+# Names are only ever added; to start over (after large changes), empty the list and run it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sudo=$([ "$(id -u)" = 0 ] || echo sudo)
