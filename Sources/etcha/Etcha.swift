@@ -1,9 +1,10 @@
 import ArgumentParser
+import Dispatch
 import Foundation
 
 /// `etcha`: a drop-in agent for Etcha's listen mode and its local verbs.
 @main
-struct Etcha: AsyncParsableCommand {
+struct Etcha: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "etcha",
         abstract:
@@ -20,12 +21,16 @@ struct Etcha: AsyncParsableCommand {
         ]
     )
 
-    static func main() async {
+    /// A synchronous entry point on purpose. Swift's `async` main parks the main thread with
+    /// `dispatch_main()`, which ends it with `pthread_exit`; that forced unwind reads the binary's
+    /// unwind tables for every frame, and the agent kept about 1 MiB of them resident for its
+    /// whole life. Here the main thread waits for the verb to finish instead.
+    static func main() {
         let arguments = GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
+            if let asyncCommand = command as? any AsyncParsableCommand {
+                try runToCompletion(asyncCommand)
             } else {
                 try command.run()
             }
@@ -35,5 +40,30 @@ struct Etcha: AsyncParsableCommand {
         } catch {
             exit(withError: error)
         }
+    }
+
+    /// Runs an async verb on the global executor while the calling thread waits for it.
+    private static func runToCompletion(_ command: any AsyncParsableCommand) throws {
+        let outcome = VerbOutcome(command)
+        let finished = DispatchSemaphore(value: 0)
+        Task.detached {
+            await outcome.run()
+            finished.signal()
+        }
+        finished.wait()
+        if let error = outcome.error { throw error }
+    }
+}
+
+/// The verb and its error, handed from the waiting main thread to the task and back; the
+/// semaphore orders the two accesses.
+private final class VerbOutcome: @unchecked Sendable {
+    private var command: any AsyncParsableCommand
+    private(set) var error: (any Error)?
+
+    init(_ command: any AsyncParsableCommand) { self.command = command }
+
+    func run() async {
+        do { try await command.run() } catch { self.error = error }
     }
 }
