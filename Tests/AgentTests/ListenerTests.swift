@@ -48,6 +48,19 @@ import Testing
         }
     }
 
+    @Test func answersCarryTheDateInIMFFixdate() async throws {
+        // RFC 9110's own example, and the epoch (single-digit fields padded).
+        #expect(HTTPDate.format(secondsSinceEpoch: 784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+        #expect(HTTPDate.format(secondsSinceEpoch: 0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+        try await withAgent() { (agent, client) async throws in
+            let before = Int(Date().timeIntervalSince1970)
+            let answer = try await send(client, agent.base + "/etcha/v1/system/health")
+            let after = Int(Date().timeIntervalSince1970)
+            let date = try #require(answer.headers["Date"].first)
+            #expect((before...after).map { HTTPDate.format(secondsSinceEpoch: $0) }.contains(date))
+        }
+    }
+
     @Test func gzipDecompressesToTheSameExposition() async throws {
         try await withAgent(#"{"run": {"systemMetricsKey": "k"}}"#) { (agent, client) async throws in
             let url = agent.base + Self.metricsPath + "?key=k"

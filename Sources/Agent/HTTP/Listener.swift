@@ -6,6 +6,8 @@ import HummingbirdHTTP2
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
+import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 
@@ -16,7 +18,10 @@ import ServiceLifecycle
 ///
 ///     let listener = try Listener(config: config, sources: agent.sources, shells: shells, metrics: metrics, readiness: agent.readiness, logger: logger)
 public final class Listener: Service, Sendable {
-    private let application: Application<RouterResponder<AgentRequestContext>>
+    private let server: HTTPServerBuilder
+    private let responder: RouterResponder<AgentRequestContext>
+    private let configuration: ServerConfiguration
+    private let logger: Logger
     private let bound = BoundPort()
 
     /// Builds the routes and TLS configuration; bad TLS material is an error naming the key or file.
@@ -28,29 +33,24 @@ public final class Listener: Service, Sendable {
         let stateDir = config.run.stateDir.isEmpty ? FileManager.default.currentDirectoryPath : config.run.stateDir
         let tls = try TLSSettings.make(server, stateDir: stateDir, logger: logger)
         let (host, port) = try Self.address(server.listenAddress)
-        let router = Self.router(
-            config: config, sources: sources, shells: shells, metrics: metrics, readiness: readiness)
+        responder = Self.router(
+            config: config, sources: sources, shells: shells, metrics: metrics, readiness: readiness
+        ).buildResponder()
 
         let idle = server.idleTimeout.duration
         let stream = HTTP1Channel.Configuration(idleTimeout: .init(idle))
         let headerTimeout = TimeAmount(server.headerTimeout.duration)
-        let bound = self.bound
-        application = Application(
-            router: router,
-            server: HTTPServerBuilder { responder in
-                AgentChannel(
-                    upgrade: try HTTP2UpgradeChannel(
-                        tlsConfiguration: tls,
-                        configuration: .init(
-                            idleTimeout: idle, gracefulCloseTimeout: .seconds(5), streamConfiguration: stream),
-                        responder: responder),
-                    headerTimeout: headerTimeout)
-            },
-            configuration: .init(address: .hostname(host, port: port), serverName: nil, reuseAddress: true),
-            onServerRunning: { channel in
-                if let port = channel.localAddress?.port { bound.set(port) }
-            },
-            logger: logger)
+        self.server = HTTPServerBuilder { responder in
+            AgentChannel(
+                upgrade: try HTTP2UpgradeChannel(
+                    tlsConfiguration: tls,
+                    configuration: .init(
+                        idleTimeout: idle, gracefulCloseTimeout: .seconds(5), streamConfiguration: stream),
+                    responder: responder),
+                headerTimeout: headerTimeout)
+        }
+        configuration = .init(address: .hostname(host, port: port), serverName: nil, reuseAddress: true)
+        self.logger = logger
     }
 
     /// Every route behind its middleware, in the order requests meet them: the failure limit, then
@@ -74,10 +74,40 @@ public final class Listener: Service, Sendable {
         return router
     }
 
-    /// Serves until graceful shutdown. (Not `runService()`: that installs signal handlers of its own,
-    /// and the agent's group decides the order in which its services stop.)
+    /// Serves until graceful shutdown. Hummingbird's `Application` is not used to run the server:
+    /// its `Date` header goes through Foundation's calendars and so through ICU (see `HTTPDate`),
+    /// and it binds a task-local logger with a fresh request id to every request, which nothing
+    /// here reads. (Nor `runService()`: the agent's group decides the order in which services stop.)
     public func run() async throws {
-        try await application.run()
+        let responder = self.responder
+        let logger = self.logger
+        let date = HTTPDate()
+        let bound = self.bound
+        let service = try server.buildServer(
+            configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
+        ) { request, writer, channel in
+            let context = AgentRequestContext(source: .init(channel: channel, logger: logger))
+            var response: Response
+            do {
+                response = try await responder.respond(to: request, context: context)
+            } catch let error as HTTPParserError {
+                throw error  // the channel answers 400 and closes
+            } catch {
+                logger.debug("unhandled error answering a request", metadata: ["error": "\(error)"])
+                response = Response(status: .internalServerError)
+            }
+            response.headers[.date] = date.now
+            do {
+                try await writer.write(response: response.head, body: response.body)
+            } catch is HTTPParserError {
+                // A parse error while the body was streamed: rethrowing it would make the channel
+                // write a second response, so the connection is closed instead.
+                throw ResponseAbandoned()
+            }
+        } onServerRunning: { channel in
+            if let port = channel.localAddress?.port { bound.set(port) }
+        }
+        try await service.run()
     }
 
     /// The port the listener bound (useful with port 0); waits until it is bound.
@@ -108,6 +138,9 @@ extension TimeAmount {
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
+
+/// Ends a connection whose request turned out malformed while its response was being written.
+private struct ResponseAbandoned: Error {}
 
 /// The port the server bound, handed from the server's start-up callback to whoever asks.
 private final class BoundPort: Sendable {
