@@ -93,6 +93,7 @@ struct ChildProcess {
         let pidfd = etcha_pidfd_open(pid)
         defer { if pidfd >= 0 { close(pidfd) } }
         var collected = Collected(limit: outputLimit)
+        defer { collected.release() }
         var pendingInput = Array(stdin.utf8)[...]
         if input[1] >= 0 { _ = fcntl(input[1], F_SETFL, fcntl(input[1], F_GETFL) | O_NONBLOCK) }
         var killedBecause: String?
@@ -149,18 +150,24 @@ struct ChildProcess {
         let limit: Int
         var kept: [UInt8] = []
         var dropped = 0
+        /// Where each read lands: allocated once per run and never zeroed (a fresh zeroed array
+        /// per read showed up in profiles of short commands).
+        private let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 65536, alignment: 1)
+
+        init(limit: Int) { self.limit = limit }
 
         /// Reads what is there; false at end of file or error.
         mutating func read(from fd: Int32) -> Bool {
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            let count = Glibc.read(fd, scratch.baseAddress, scratch.count)
             if count < 0 { return errno == EINTR || errno == EAGAIN }
             if count == 0 { return false }
             let room = max(0, limit - kept.count)
-            kept.append(contentsOf: buffer.prefix(min(room, count)))
+            kept.append(contentsOf: UnsafeRawBufferPointer(rebasing: scratch[..<min(room, count)]))
             dropped += max(0, count - room)
             return true
         }
+
+        func release() { scratch.deallocate() }
 
         var text: String {
             var text = String(decoding: kept, as: UTF8.self)
