@@ -49,7 +49,7 @@ struct ProcessCollector: Sendable {
 
     /// Fields of `/proc/self/stat` after the command name (which may hold spaces, hence the last `)`).
     private func readStat() -> Stat? {
-        guard let raw = try? String(contentsOfFile: "/proc/self/stat", encoding: .utf8),
+        guard let raw = Self.readProcFile("/proc/self/stat"),
             let close = raw.lastIndex(of: ")")
         else { return nil }
         let fields = raw[raw.index(after: close)...].split(separator: " ")
@@ -61,8 +61,26 @@ struct ProcessCollector: Sendable {
         return Stat(utime: utime, stime: stime, startTicks: start, vsize: vsize, rss: rss)
     }
 
+    /// The whole of a `/proc` file. Not `String(contentsOfFile:)`: it stops after the first read,
+    /// which the kernel ends at a page for these files, and `/proc/stat` runs past a page (and
+    /// `btime` past its interrupt counts) on machines with many interrupt lines.
+    static func readProcFile(_ path: String) -> String? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { return nil }
+            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(contentsOf: chunk[..<count])
+        }
+    }
+
     private static func readBootTime() -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/stat", encoding: .utf8) else { return 0 }
+        guard let stat = readProcFile("/proc/stat") else { return 0 }
         for line in stat.split(separator: "\n") where line.hasPrefix("btime ") {
             return Double(line.dropFirst(6).trimmingCharacters(in: .whitespaces)) ?? 0
         }

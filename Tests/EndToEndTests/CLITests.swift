@@ -368,9 +368,12 @@ import Testing
         }
         let port = Binary.port(of: agent)
         // libjsonnet is loaded by the first render, not at startup (its configuration here is JSON).
+        // Read to end of file: String(contentsOfFile:) stops after the first 4 KiB of a /proc file.
         func mapsJsonnet() throws -> Bool {
-            try String(contentsOfFile: "/proc/\(agent.process.processIdentifier)/maps", encoding: .utf8)
-                .contains("libjsonnet")
+            let maps = try FileHandle(
+                forReadingFrom: URL(fileURLWithPath: "/proc/\(agent.process.processIdentifier)/maps"))
+            defer { try? maps.close() }
+            return String(decoding: try maps.readToEnd() ?? Data(), as: UTF8.self).contains("libjsonnet")
         }
         #expect(try !mapsJsonnet())
         let push = sign + ["-x", "httpClient_tlsSkipVerify=true", "push", "-h", "127.0.0.1:\(port)", "web"]

@@ -1,7 +1,8 @@
-import EtchaInstrumentation
 import Foundation
 import Prometheus
 import Testing
+
+@testable import EtchaInstrumentation
 
 /// The exposition after a known sequence of runs holds exactly the expected series.
 @Suite struct EtchaMetricsTests {
@@ -85,6 +86,16 @@ import Testing
         #expect(try value("process_cpu_seconds_total") > 0)
         let start = try value("process_start_time_seconds")
         #expect(abs(start - Date().timeIntervalSince1970) < 3600)
+    }
+
+    @Test func procFilesAreReadPastTheFirstPage() throws {
+        // This test process maps well over a page of /proc/self/maps; /proc/stat does on machines
+        // with many interrupt lines, and its btime line comes after them.
+        let maps = try #require(ProcessCollector.readProcFile("/proc/self/maps"))
+        #expect(maps.utf8.count > 4096)
+        #expect(maps.hasSuffix("\n"))
+        #expect(maps.contains("PackageTests"))  // the test binary, mapped late in the file
+        #expect(ProcessCollector.readProcFile("/proc/self/no-such-file") == nil)
     }
 
     @Test func expositionPassesPromtool() throws {
