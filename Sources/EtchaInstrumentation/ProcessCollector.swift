@@ -61,22 +61,15 @@ struct ProcessCollector: Sendable {
         return Stat(utime: utime, stime: stime, startTicks: start, vsize: vsize, rss: rss)
     }
 
-    /// The whole of a `/proc` file. Not `String(contentsOfFile:)`: it stops after the first read,
-    /// which the kernel ends at a page for these files, and `/proc/stat` runs past a page (and
-    /// `btime` past its interrupt counts) on machines with many interrupt lines.
+    /// The whole of a `/proc` file. Not `String(contentsOfFile:)`, `Data(contentsOf:)` or
+    /// `FileManager.contents(atPath:)`: they stop after the first read, which the kernel ends at a
+    /// page for these files, and `/proc/stat` runs past a page (and `btime` past its interrupt
+    /// counts) on machines with many interrupt lines. `readToEnd` reads until end of file.
     static func readProcFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count < 0 { return nil }
-            if count == 0 { return String(decoding: bytes, as: UTF8.self) }
-            bytes.append(contentsOf: chunk[..<count])
-        }
+        guard let file = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? file.close() }
+        guard let data = try? file.readToEnd() else { return nil }
+        return String(decoding: data ?? Data(), as: UTF8.self)
     }
 
     private static func readBootTime() -> Double {

@@ -324,9 +324,12 @@ func processes(containing text: String, file: String = "cmdline") -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap(Int32.init).filter { pid in
         guard pid != getpid(), !isNotRunning(pid),
-            let data = FileManager.default.contents(atPath: "/proc/\(pid)/\(file)")
+            // readToEnd: FileManager.contents(atPath:) stops after the first page of a /proc file,
+            // and an environment runs past it.
+            let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/\(file)")
         else { return false }
-        return String(decoding: data, as: UTF8.self).contains(text)
+        defer { try? handle.close() }
+        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self).contains(text)
     }
 }
 

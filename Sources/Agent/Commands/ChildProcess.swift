@@ -92,8 +92,7 @@ struct ChildProcess {
 
         let pidfd = etcha_pidfd_open(pid)
         defer { if pidfd >= 0 { close(pidfd) } }
-        var collected = Collected(limit: outputLimit)
-        defer { collected.release() }
+        let collected = Collected(limit: outputLimit)
         var pendingInput = Array(stdin.utf8)[...]
         if input[1] >= 0 { _ = fcntl(input[1], F_SETFL, fcntl(input[1], F_GETFL) | O_NONBLOCK) }
         var killedBecause: String?
@@ -146,7 +145,7 @@ struct ChildProcess {
     }
 
     /// Output kept up to a limit; the rest is counted.
-    private struct Collected {
+    private final class Collected {
         let limit: Int
         var kept: [UInt8] = []
         var dropped = 0
@@ -156,8 +155,10 @@ struct ChildProcess {
 
         init(limit: Int) { self.limit = limit }
 
+        deinit { scratch.deallocate() }
+
         /// Reads what is there; false at end of file or error.
-        mutating func read(from fd: Int32) -> Bool {
+        func read(from fd: Int32) -> Bool {
             let count = Glibc.read(fd, scratch.baseAddress, scratch.count)
             if count < 0 { return errno == EINTR || errno == EAGAIN }
             if count == 0 { return false }
@@ -166,8 +167,6 @@ struct ChildProcess {
             dropped += max(0, count - room)
             return true
         }
-
-        func release() { scratch.deallocate() }
 
         var text: String {
             var text = String(decoding: kept, as: UTF8.self)
