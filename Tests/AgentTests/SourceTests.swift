@@ -235,6 +235,42 @@ import Testing
         try await Task.sleep(for: .milliseconds(300))
         #expect(lines(dir).count == count)  // no more runs once stopped
     }
+
+    /// The last render is reused only for the same files and configuration, and never when it read a
+    /// file or ran a command.
+    @Test func aRenderIsReusedOnlyForTheSameInputsAndWhenItReadNothingOutside() throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources(#"{"sources": {"s": {}}}"#, dir: dir)
+        let source = try #require(set["s"])
+        var renders = 0
+        func pattern(_ main: String, vars: JSON = .object([:])) throws -> Pattern {
+            let inputs = Source.RenderInputs(
+                entrypoint: "/main.jsonnet", files: ["/main.jsonnet": main], configuration: .object(["vars": vars]))
+            return try source.pattern(renderedFrom: inputs) { inputs throws(CommandError) in
+                renders += 1
+                return try PatternRenderer.render(
+                    .files(entrypoint: inputs.entrypoint, files: inputs.files), configuration: inputs.configuration)
+            }
+        }
+        let pure = "{run: [{id: std.native('getConfig')().vars.name, always: true, change: 'true'}]}"
+        #expect(try pattern(pure, vars: .object(["name": "a"])).run.map(\.id) == ["a"])
+        #expect(try pattern(pure, vars: .object(["name": "a"])).run.map(\.id) == ["a"])
+        #expect(renders == 1)
+        #expect(try pattern(pure, vars: .object(["name": "b"])).run.map(\.id) == ["b"])
+        #expect(try pattern(pure + " // edited", vars: .object(["name": "b"])).run.map(\.id) == ["b"])
+        #expect(renders == 3)
+
+        let file = dir.write("id", "first")
+        let reading = "{run: [{id: std.native('getFile')('\(file)', 'none'), always: true, change: 'true'}]}"
+        #expect(try pattern(reading).run.map(\.id) == ["first"])
+        _ = dir.write("id", "second")
+        #expect(try pattern(reading).run.map(\.id) == ["second"])
+        let running = "{run: [{id: std.native('getCmd')('cat \(file)', 'none'), always: true, change: 'true'}]}"
+        #expect(try pattern(running).run.map(\.id) == ["second"])
+        _ = dir.write("id", "third")
+        #expect(try pattern(running).run.map(\.id) == ["third"])
+        #expect(renders == 7)
+    }
 }
 
 /// A log handler keeping messages for assertions.

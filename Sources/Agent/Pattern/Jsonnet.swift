@@ -30,13 +30,22 @@ enum Jsonnet {
         guard let text = importer.read(absolute) else {
             throw CommandError(.render, "\(path): cannot read the file")
         }
-        return try evaluate(snippet: text, filename: absolute, natives: natives, importer: importer)
+        return try evaluate(snippet: text, filename: absolute, natives: natives, importer: importer).output
+    }
+
+    /// What an evaluation gave.
+    struct Evaluation {
+        /// The JSON text.
+        var output: String
+        /// Whether a native function read a file or ran a command: the same inputs may then give
+        /// another output.
+        var readOutside: Bool
     }
 
     /// Evaluates `snippet` as if it were the file `filename`; imports go through `importer`.
     static func evaluate(
         snippet: String, filename: String, natives: NativeFunctions, importer: Importer
-    ) throws(CommandError) -> String {
+    ) throws(CommandError) -> Evaluation {
         guard let vm = jsonnet_make() else {
             let reason = etcha_jsonnet_load_failure().map { String(cString: $0) } ?? "out of memory"
             throw CommandError(.render, "cannot start the Jsonnet VM: \(reason)")
@@ -60,7 +69,7 @@ enum Jsonnet {
         let text = String(cString: output)
         _ = jsonnet_realloc(vm, output, 0)
         guard failed == 0 else { throw CommandError(.render, Jsonnet.describe(error: text)) }
-        return text
+        return Evaluation(output: text, readOutside: context.readOutside)
     }
 
     /// libjsonnet's message is a first line and a stack of `file:line:column` frames; keep the line and

@@ -15,6 +15,9 @@ struct NativeFunctions: Sendable {
     final class Context {
         let vm: OpaquePointer
         let natives: NativeFunctions
+        /// Whether the evaluation read a file or ran a command (`getFile`, `getCmd`), so that
+        /// evaluating the same inputs again may give another result.
+        var readOutside = false
 
         init(vm: OpaquePointer, natives: NativeFunctions) {
             self.vm = vm
@@ -122,11 +125,13 @@ private func getEnvCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, succ
 private func getFileCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
     -> OpaquePointer?
 {
-    lookUp(raw, argv, success) { try? String(contentsOfFile: $0, encoding: .utf8) }
+    context(raw).readOutside = true
+    return lookUp(raw, argv, success) { try? String(contentsOfFile: $0, encoding: .utf8) }
 }
 
 private func getCmdCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
     -> OpaquePointer?
 {
-    lookUp(raw, argv, success) { NativeFunctions.runCommand($0) }
+    context(raw).readOutside = true
+    return lookUp(raw, argv, success) { NativeFunctions.runCommand($0) }
 }

@@ -20,6 +20,9 @@ public struct RenderedPattern: Sendable {
     public var files: [String: String]
     /// The rendered JSON as Jsonnet produced it.
     public var json: JSON
+    /// Whether rendering read a file or ran a command (`getFile`, `getCmd`); if not, the same
+    /// files and configuration render the same pattern again.
+    public var readOutside: Bool
 }
 
 /// Renders patterns: Jsonnet with Etcha's native functions, `getConfig()` answering the merged
@@ -76,16 +79,18 @@ public enum PatternRenderer {
             importer = Jsonnet.Importer(files: nil)
             text = "{run: [\(snippet)]}"
         }
-        let output = try Jsonnet.evaluate(snippet: text, filename: entrypoint, natives: natives, importer: importer)
+        let evaluation = try Jsonnet.evaluate(
+            snippet: text, filename: entrypoint, natives: natives, importer: importer)
         let json: JSON
         do {
-            json = try JSON(parsing: output)
+            json = try JSON(parsing: evaluation.output)
         } catch {
             throw CommandError(.render, "\(entrypoint): rendered output is not JSON")
         }
         do {
             return RenderedPattern(
-                pattern: try Pattern(json: json), entrypoint: entrypoint, files: importer.served, json: json)
+                pattern: try Pattern(json: json), entrypoint: entrypoint, files: importer.served, json: json,
+                readOutside: evaluation.readOutside)
         } catch {
             throw CommandError(error.code, "\(entrypoint): \(error.description)")
         }

@@ -20,11 +20,27 @@ public final class Source: Sendable {
     private nonisolated(unsafe) let eventsSend: Regex<AnyRegexOutput>?
     let queue: RunQueue
     private let held: NIOLockedValueBox<Held>
+    /// The source's last render, kept while rendering the same inputs would give the same pattern.
+    private let lastRender = NIOLockedValueBox<Render?>(nil)
 
     /// What the source runs now.
     struct Held: Sendable {
         var pattern: Pattern
         var signed: SignedPattern?
+    }
+
+    /// What a signed pattern is rendered from.
+    struct RenderInputs: Sendable, Equatable {
+        var entrypoint: String
+        var files: [String: String]
+        /// What `getConfig()` answers.
+        var configuration: JSON
+    }
+
+    /// A render and its inputs.
+    private struct Render: Sendable {
+        var inputs: RenderInputs
+        var pattern: Pattern
     }
 
     init(
@@ -48,6 +64,20 @@ public final class Source: Sendable {
     /// The signed pattern the source holds, if it accepted one.
     public var signed: SignedPattern? {
         held.withLockedValue { $0.signed }
+    }
+
+    /// The pattern `inputs` render to. The last render is reused when its inputs were the same and
+    /// it read no file and ran no command (`getFile`, `getCmd`): pushing an unchanged pattern again
+    /// then skips libjsonnet, which spends about 30 ms per evaluation parsing its standard library.
+    func pattern(
+        renderedFrom inputs: RenderInputs, render: (RenderInputs) throws(CommandError) -> RenderedPattern
+    ) throws(CommandError) -> Pattern {
+        if let last = lastRender.withLockedValue({ $0 }), last.inputs == inputs { return last.pattern }
+        let rendered = try render(inputs)
+        lastRender.withLockedValue {
+            $0 = rendered.readOutside ? nil : Render(inputs: inputs, pattern: rendered.pattern)
+        }
+        return rendered.pattern
     }
 
     /// Replaces what the source runs.

@@ -188,9 +188,12 @@ public final class SourceSet: Sendable {
         do {
             let configuration = PatternRenderer.configuration(
                 config: config, source: source.name, exec: source.exec, runVars: signed.runVars)
-            let rendered = try PatternRenderer.render(
-                .files(entrypoint: signed.entrypoint, files: signed.files), configuration: configuration)
-            return rendered.pattern
+            let inputs = Source.RenderInputs(
+                entrypoint: signed.entrypoint, files: signed.files, configuration: configuration)
+            return try source.pattern(renderedFrom: inputs) { inputs throws(CommandError) in
+                try PatternRenderer.render(
+                    .files(entrypoint: inputs.entrypoint, files: inputs.files), configuration: inputs.configuration)
+            }
         } catch {
             logger.error("pattern refused", metadata: ["reason": "\(error)"])
             throw SourceError(.invalidPattern, source: source.name, detail: error.description)
