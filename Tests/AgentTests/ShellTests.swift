@@ -5,6 +5,7 @@ import NIOCore
 import Testing
 
 @testable import Agent
+@testable import EtchaInstrumentation
 
 /// Shell sessions over live HTTPS (SPEC §7): a scripted session, refusals, limits, endings, and what
 /// they leave behind. Serialized: the clean-up test counts terminals open in this process.
@@ -323,13 +324,10 @@ func eventually(within limit: Duration = .seconds(10), _ condition: @Sendable ()
 func processes(containing text: String, file: String = "cmdline") -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap(Int32.init).filter { pid in
-        guard pid != getpid(), !isNotRunning(pid),
-            // readToEnd: FileManager.contents(atPath:) stops after the first page of a /proc file,
-            // and an environment runs past it.
-            let handle = FileHandle(forReadingAtPath: "/proc/\(pid)/\(file)")
+        // readProcFile reads to the end: an environment runs past the first page of the file.
+        guard pid != getpid(), !isNotRunning(pid), let content = ProcessCollector.readProcFile("/proc/\(pid)/\(file)")
         else { return false }
-        defer { try? handle.close() }
-        return String(decoding: (try? handle.readToEnd()) ?? Data(), as: UTF8.self).contains(text)
+        return content.contains(text)
     }
 }
 

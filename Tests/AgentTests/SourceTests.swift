@@ -271,6 +271,25 @@ import Testing
         #expect(try pattern(running).run.map(\.id) == ["third"])
         #expect(renders == 7)
     }
+
+    /// A push leaves its render where the next push of the same token contents finds it.
+    @Test func aPushKeepsItsRenderForTheNextPushOfTheSamePattern() async throws {
+        let dir = TemporaryDirectory()
+        let (set, _) = try sources(
+            #"{"exec": {"command": "/bin/sh -c"}, "run": {"stateDir": "\#(dir.path)", "verifyKeys": ["\#(tutorialPublicKey)"]}, "sources": {"web": {"allowPush": true}}}"#,
+            dir: dir)
+        let source = try #require(set["web"])
+        _ = try await set.push(
+            "web", token: PushTests.token("[{id: 'a', always: true, change: 'true'}]"), checkOnly: false,
+            remoteAddr: "127.0.0.1")
+        let signed = try #require(source.signed)
+        let pattern = try source.pattern(renderedFrom: set.renderInputs(signed, for: source)) {
+            _ throws(CommandError) in
+            Issue.record("rendered again")
+            throw CommandError(.render, "rendered again")
+        }
+        #expect(pattern.run.map(\.id) == ["a"])
+    }
 }
 
 /// A log handler keeping messages for assertions.

@@ -183,14 +183,18 @@ public final class SourceSet: Sendable {
         }
     }
 
+    /// What the pattern a verified token carries is rendered from for `source`.
+    func renderInputs(_ signed: SignedPattern, for source: Source) -> Source.RenderInputs {
+        Source.RenderInputs(
+            entrypoint: signed.entrypoint, files: signed.files,
+            configuration: PatternRenderer.configuration(
+                config: config, source: source.name, exec: source.exec, runVars: signed.runVars))
+    }
+
     /// Renders the pattern a verified token carries, with the source's variables.
     func render(_ signed: SignedPattern, for source: Source, logger: Logger) throws(SourceError) -> Pattern {
         do {
-            let configuration = PatternRenderer.configuration(
-                config: config, source: source.name, exec: source.exec, runVars: signed.runVars)
-            let inputs = Source.RenderInputs(
-                entrypoint: signed.entrypoint, files: signed.files, configuration: configuration)
-            return try source.pattern(renderedFrom: inputs) { inputs throws(CommandError) in
+            return try source.pattern(renderedFrom: renderInputs(signed, for: source)) { inputs throws(CommandError) in
                 try PatternRenderer.render(
                     .files(entrypoint: inputs.entrypoint, files: inputs.files), configuration: inputs.configuration)
             }
