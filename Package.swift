@@ -28,7 +28,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
-        .target(name: "CJsonnet", path: "Sources/CJsonnet"),
+        .target(
+            name: "CJsonnet", path: "Sources/CJsonnet", exclude: ["jsonnet-0.18/LICENSE"],
+            cxxSettings: [.headerSearchPath("jsonnet-0.18")]
+        ),
         .target(name: "CSpawn", path: "Sources/CSpawn"),
         .target(
             name: "Auth",
@@ -85,7 +88,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "SignedConfigBench",
-            dependencies: ["Agent", "Auth", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Agent", "Auth", "CJsonnet", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "bench/SignedConfig",
             swiftSettings: strict
         ),
@@ -111,5 +116,6 @@ let package = Package(
             ],
             swiftSettings: strict),
         .testTarget(name: "EndToEndTests", dependencies: ["etcha", "Auth"], swiftSettings: strict),
-    ]
+    ],
+    cxxLanguageStandard: .cxx17
 )

@@ -43,13 +43,16 @@ enum Jsonnet {
     }
 
     /// Evaluates `snippet` as if it were the file `filename`; imports go through `importer`.
+    /// `sharedStdlib` false evaluates the way libjsonnet does by itself, parsing its standard library
+    /// for every file (see CJsonnet's shared_stdlib.cpp), for tests to compare the two.
     static func evaluate(
-        snippet: String, filename: String, natives: NativeFunctions, importer: Importer
+        snippet: String, filename: String, natives: NativeFunctions, importer: Importer, sharedStdlib: Bool = true
     ) throws(CommandError) -> Evaluation {
         guard let vm = jsonnet_make() else {
             let reason = etcha_jsonnet_load_failure().map { String(cString: $0) } ?? "out of memory"
             throw CommandError(.render, "cannot start the Jsonnet VM: \(reason)")
         }
+        if !sharedStdlib { etcha_jsonnet_own_stdlib(vm) }
         defer {
             jsonnet_destroy(vm)
             // A VM allocates megabytes in whichever malloc arena its thread uses; without this, each

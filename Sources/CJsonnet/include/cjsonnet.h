@@ -6,3 +6,11 @@
 
 /// Why libjsonnet could not be loaded, or NULL once it is loaded.
 const char *etcha_jsonnet_load_failure(void);
+
+/// Whether evaluations share one parsed standard library (shared_stdlib.cpp) instead of libjsonnet
+/// parsing it for every file; loads libjsonnet.
+int etcha_jsonnet_shares_stdlib(void);
+
+/// Makes `vm` evaluate the way libjsonnet does by itself, parsing the standard library for every
+/// file (to compare the two).
+void etcha_jsonnet_own_stdlib(struct JsonnetVm *vm);
