@@ -2,7 +2,8 @@
 //
 // libjsonnet 0.18 lexes, parses, desugars and analyses std.jsonnet (about 1,700 lines) twice per
 // evaluation (once for the entrypoint, once for the interpreter's own copy) and once more per
-// imported file: about 30 ms of every render on the machines we measured, and 9 ms more per import.
+// imported file: 30 to 50 ms of every render on our test machine, and as much again per import
+// (bench/SignedConfig).
 // Here the library is made once per process, in an Allocator that is never freed, and every
 // evaluation points at it:
 //   - each evaluation's Allocator starts with the library's interned identifiers (the evaluator
@@ -75,6 +76,9 @@ DesugaredObject *sharedStdlib;
 DesugaredObject::Fields sharedFields;
 const Identifier *stdIdentifier;
 
+// libjsonnet's own std.jsonnet text, as its desugarer lexes it: seen while the shared library is made.
+const char *stdSource;
+
 // Whether an evaluation of ours runs on this thread; the redirected calls pass through otherwise.
 thread_local bool evaluating = false;
 
@@ -100,9 +104,11 @@ void completeStdlib(AST *ast) {
     object->fields.push_back(thisFile);
 }
 
-// The redirected calls.
+// The redirected calls. Only the library's own text is replaced, by address: a file of a pattern named
+// std.jsonnet is lexed as it is.
 Tokens lex(const std::string &filename, const char *input) {
-    if (evaluating && filename == "std.jsonnet") return library.lex(filename, "{}");
+    if (stdSource == nullptr && filename == "std.jsonnet") stdSource = input;  // while installing
+    if (evaluating && input == stdSource) return library.lex(filename, "{}");
     return library.lex(filename, input);
 }
 
@@ -150,16 +156,16 @@ char *copy(const std::string &text) {
 }
 
 char *evaluate(const char *filename, const char *snippet, const etcha_jsonnet_callbacks *callbacks, int *error) {
-    VmNativeCallbackMap natives;
-    for (size_t index = 0; index < callbacks->native_count; index++) {
-        const etcha_jsonnet_native &native = callbacks->natives[index];
-        VmNativeCallback entry{native.callback, native.context, {}};
-        for (const char *const *parameter = native.parameters; *parameter != nullptr; parameter++) {
-            entry.params.emplace_back(*parameter);
-        }
-        natives[native.name] = entry;
-    }
     try {
+        VmNativeCallbackMap natives;
+        for (size_t index = 0; index < callbacks->native_count; index++) {
+            const etcha_jsonnet_native &native = callbacks->natives[index];
+            VmNativeCallback entry{native.callback, native.context, {}};
+            for (const char *const *parameter = native.parameters; *parameter != nullptr; parameter++) {
+                entry.params.emplace_back(*parameter);
+            }
+            natives[native.name] = entry;
+        }
         Allocator allocator;
         BorrowedIdentifiers borrowed(allocator);
         Evaluating scope;
@@ -196,6 +202,9 @@ char *evaluate(const char *filename, const char *snippet, const etcha_jsonnet_ca
         }
         *error = 1;
         return copy(message.str());
+    } catch (std::exception &failure) {
+        *error = 1;
+        return copy(std::string("RUNTIME ERROR: internal error: ") + failure.what() + "\n");
     }
 }
 
@@ -238,15 +247,40 @@ bool findSlots(void *handle, const char *const *symbols, void ***slots, size_t c
     return true;
 }
 
-// Writes `values` into `slots`; the table is read-only after loading (RELRO), so each page is made
-// writable for the write and read-only again.
-bool writeSlots(void ***slots, void *const *values, size_t count) {
+// The address range libjsonnet's loader made read-only after relocating (PT_GNU_RELRO), found by the
+// load address.
+struct ReadOnlyRange {
+    uintptr_t base, start = 0, end = 0;
+};
+
+int findReadOnlyRange(struct dl_phdr_info *info, size_t, void *data) {
+    auto *range = static_cast<ReadOnlyRange *>(data);
+    if (info->dlpi_addr != range->base) return 0;
+    for (ElfW(Half) index = 0; index < info->dlpi_phnum; index++) {
+        const ElfW(Phdr) &header = info->dlpi_phdr[index];
+        if (header.p_type == PT_GNU_RELRO) {
+            range->start = range->base + header.p_vaddr;
+            range->end = range->start + header.p_memsz;
+        }
+    }
+    return 1;
+}
+
+// Writes `values` into `slots`; a page in the read-only range is made writable for the write and
+// read-only again, any other is left writable as the loader left it.
+bool writeSlots(void *handle, void ***slots, void *const *values, size_t count) {
+    struct link_map *map = nullptr;
+    if (dlinfo(handle, RTLD_DI_LINKMAP, &map) != 0 || map == nullptr) return false;
+    ReadOnlyRange readOnly{map->l_addr};
+    dl_iterate_phdr(findReadOnlyRange, &readOnly);
     const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
     for (size_t index = 0; index < count; index++) {
-        void *start = reinterpret_cast<void *>(reinterpret_cast<uintptr_t>(slots[index]) & ~(page - 1));
+        const uintptr_t slot = reinterpret_cast<uintptr_t>(slots[index]);
+        void *start = reinterpret_cast<void *>(slot & ~(page - 1));
         if (mprotect(start, page, PROT_READ | PROT_WRITE) != 0) return false;
         __atomic_store_n(slots[index], values[index], __ATOMIC_SEQ_CST);
-        if (mprotect(start, page, PROT_READ) != 0) return false;
+        const bool relocatedReadOnly = slot >= readOnly.start && slot < readOnly.end;
+        if (relocatedReadOnly && mprotect(start, page, PROT_READ) != 0) return false;
     }
     return true;
 }
@@ -280,6 +314,11 @@ extern "C" int etcha_shared_stdlib_install(void *handle) {
     const char *const symbols[] = {lexSymbol, makeStdlibSymbol, analyseSymbol};
     void **slots[3];
     if (!findSlots(handle, symbols, slots, 3)) return 0;
+    // Redirected first, so that making the library shows the lexer libjsonnet's std.jsonnet text; until
+    // an evaluation of ours runs, the redirections call libjsonnet's functions unchanged.
+    void *const replacements[] = {
+        reinterpret_cast<void *>(&lex), reinterpret_cast<void *>(&makeStdlib), reinterpret_cast<void *>(&analyse)};
+    if (!writeSlots(handle, slots, replacements, 3)) return 0;
     try {
         sharedAllocator = new Allocator();
         sharedStdlib = library.makeStdlib(sharedAllocator, "__internal__");
@@ -287,13 +326,13 @@ extern "C" int etcha_shared_stdlib_install(void *handle) {
     } catch (...) {
         return 0;
     }
+    const Interned &identifiers = interned(*sharedAllocator);
+    if (stdSource == nullptr || identifiers.count(U"std") == 0) return 0;
+    stdIdentifier = identifiers.at(U"std");
     for (const auto &field : sharedStdlib->fields) {
         if (!isThisFile(field)) sharedFields.push_back(field);
     }
-    stdIdentifier = interned(*sharedAllocator).at(U"std");
-    void *const replacements[] = {
-        reinterpret_cast<void *>(&lex), reinterpret_cast<void *>(&makeStdlib), reinterpret_cast<void *>(&analyse)};
-    return writeSlots(slots, replacements, 3) ? 1 : 0;
+    return 1;
 }
 
 extern "C" char *etcha_shared_stdlib_evaluate(

@@ -65,6 +65,10 @@ import Testing
             """,
             [:]
         ),
+        (
+            "a pattern's own std.jsonnet is read as it is",
+            "(import 'std.jsonnet') + {len: std.length('abc')}", ["/p/std.jsonnet": "{mine: true}"]
+        ),
         ("a top-level function is called with its defaults", "function(x=1, y='b') {x: x, y: y}", [:]),
         ("a runtime error inside std", "std.map(function(x) error 'bad ' + x, ['one'])", [:]),
         ("an assertion", "{assert self.a > 1 : 'a too small', a: 1}", [:]),
