@@ -2,9 +2,12 @@
 //   - token verifications per second on one core for EdDSA, ES256 and RS256;
 //   - a push of a 100-command pattern through SourceSet.push (verify, render, diff, run, save),
 //     minus 100 bare spawns of the same command measured in the same run: the same pattern pushed
-//     again (its last render is reused), and an edited one (rendered again).
+//     again (its last render is reused), and an edited one (rendered again);
+//   - rendering with the shared standard library against libjsonnet's own evaluation, for that
+//     pattern and for one that imports three files.
 import Agent
 import Auth
+import CJsonnet
 import EtchaInstrumentation
 import Foundation
 import Logging
@@ -88,14 +91,58 @@ for (edited, label) in [(false, "the same pattern again"), (true, "an edited pat
         "| push of a 100-command pattern (in process), \(label) | \(String(format: "%.1f", push)) ms | 100 bare spawns: \(String(format: "%.1f", spawn)) ms | \(String(format: "%.1f", push - spawn)) ms beyond the spawns (target ≤ 30) | |"
     )
 }
-let renderTime = clock.measure {
-    for _ in 0..<20 {
-        _ = try! PatternRenderer.render(
-            .files(entrypoint: "/main.jsonnet", files: ["/main.jsonnet": pattern]),
-            configuration: PatternRenderer.configuration(
-                config: loaded.config, source: "web", exec: ResolvedExec(topLevel: loaded.config.exec)))
-    }
+/// The files an evaluation imports from, for `importFromFiles`.
+final class Files {
+    let files: [String: String]
+    init(_ files: [String: String]) { self.files = files }
 }
-print(
-    "| of which: rendering that pattern with libjsonnet | \(String(format: "%.1f", milliseconds(renderTime) / 20)) ms | | libjsonnet parses its standard library on every evaluation | |"
-)
+/// libjsonnet's import callback for `evaluation`: `context` is a `Files`.
+func importFromFiles(
+    context: UnsafeMutableRawPointer?, base: UnsafePointer<CChar>?, relative: UnsafePointer<CChar>?,
+    foundHere: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, success: UnsafeMutablePointer<Int32>?
+) -> UnsafeMutablePointer<CChar>? {
+    let files = Unmanaged<Files>.fromOpaque(context!).takeUnretainedValue().files
+    let path = String(cString: base!) + String(cString: relative!)
+    guard let text = files[path] else {
+        success!.pointee = 0
+        return strdup("no such file")
+    }
+    foundHere!.pointee = strdup(path)
+    success!.pointee = 1
+    return strdup(text)
+}
+/// Median of 20 evaluations of `files` (entrypoint /main.jsonnet) through libjsonnet's C API, with the
+/// shared standard library or libjsonnet's own evaluation.
+func evaluation(_ files: [String: String], shared: Bool) -> Double {
+    let context = Files(files)
+    var times: [Duration] = []
+    for _ in 0..<20 {
+        let vm = jsonnet_make()!
+        if !shared { etcha_jsonnet_own_stdlib(vm) }
+        jsonnet_import_callback(vm, importFromFiles, Unmanaged.passUnretained(context).toOpaque())
+        var failed: Int32 = 0
+        var output: UnsafeMutablePointer<CChar>?
+        times.append(
+            clock.measure { output = jsonnet_evaluate_snippet(vm, "/main.jsonnet", files["/main.jsonnet"]!, &failed) })
+        precondition(failed == 0, String(cString: output!))
+        _ = jsonnet_realloc(vm, output, 0)
+        jsonnet_destroy(vm)
+    }
+    return milliseconds(times.sorted()[times.count / 2])
+}
+precondition(etcha_jsonnet_shares_stdlib() == 1, "the shared standard library is not in use")
+let library = "{cmd(name):: {id: name, change: 'echo ' + std.asciiLower(name)}}"
+let withImports = [
+    "/main.jsonnet": "local a = import 'a.libsonnet'; local b = import 'b.libsonnet'; local c = import 'c.libsonnet';\n"
+        + "{run: [a.cmd('A' + i) for i in std.range(1, 30)] + [b.cmd('B'), c.cmd('C')]}",
+    "/a.libsonnet": library, "/b.libsonnet": library, "/c.libsonnet": library,
+]
+for (label, files) in [
+    ("that pattern", ["/main.jsonnet": pattern]), ("a pattern importing three files", withImports),
+] {
+    let shared = evaluation(files, shared: true)
+    let own = evaluation(files, shared: false)
+    print(
+        "| of which: rendering \(label) (shared standard library) | \(String(format: "%.1f", shared)) ms | libjsonnet's own evaluation: \(String(format: "%.1f", own)) ms | \(String(format: "%.1f", own / shared))× faster | |"
+    )
+}
