@@ -4,8 +4,8 @@
 // evaluation (once for the entrypoint, once for the interpreter's own copy) and once more per
 // imported file: 30 to 50 ms of every render on our test machine, and as much again per import
 // (bench/SignedConfig).
-// Here the library is made once per process, in an Allocator that is never freed, and every
-// evaluation points at it:
+// Here the library is made once, by the first evaluation, and every evaluation points at it until
+// it has gone unused for `releaseAfter` (3.8 MiB resident while it is kept):
 //   - each evaluation's Allocator starts with the library's interned identifiers (the evaluator
 //     compares identifiers by address, and std's functions take named arguments), and hands them
 //     back before it is freed;
@@ -25,12 +25,18 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <malloc.h>
+
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <mutex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ast.h"
@@ -69,29 +75,41 @@ struct {
     Execute execute;
 } library;
 
-// The shared standard library: made once, never freed.
-Allocator *sharedAllocator;
-DesugaredObject *sharedStdlib;
-// Its fields without `thisFile`, which each file gets its own of.
-DesugaredObject::Fields sharedFields;
-const Identifier *stdIdentifier;
-
-// libjsonnet's own std.jsonnet text, as its desugarer lexes it: seen while the shared library is made.
+// libjsonnet's own std.jsonnet text, as its desugarer lexes it: seen while installing.
 const char *stdSource;
+bool capturingStdSource = false;
 
-// Whether an evaluation of ours runs on this thread; the redirected calls pass through otherwise.
-thread_local bool evaluating = false;
+// A made standard library.
+struct Stdlib {
+    // Owns every node and identifier of it.
+    Allocator *allocator;
+    DesugaredObject *object;
+    // Its fields without `thisFile`, which each file gets its own of.
+    DesugaredObject::Fields fields;
+    const Identifier *stdIdentifier;
+};
+
+// The library evaluations share, made when needed and released after `releaseAfter` unused.
+std::mutex sharedMutex;
+Stdlib *shared;  // guarded by sharedMutex, as are the four below
+size_t evaluationsUsingShared;
+std::chrono::steady_clock::time_point lastUsed;
+std::chrono::seconds releaseAfter(10);
+unsigned long releases;
+
+// The library an evaluation of ours on this thread uses; the redirected calls pass through when null.
+thread_local const Stdlib *inUse = nullptr;
 
 bool isThisFile(const DesugaredObject::Field &field) {
     return field.name->type == AST_LITERAL_STRING && static_cast<LiteralString *>(field.name)->value == U"thisFile";
 }
 
-// A desugared file is `local std = <object>; <file>`; give that object the shared fields and keep its
-// `thisFile`. Throws when the tree is not shaped so: the file would see an incomplete std.
-void completeStdlib(AST *ast) {
+// A desugared file is `local std = <object>; <file>`; give that object the library's fields and keep
+// its `thisFile`. Throws when the tree is not shaped so: the file would see an incomplete std.
+void completeStdlib(AST *ast, const Stdlib &stdlib) {
     if (ast->type != AST_LOCAL) throw StaticError(ast->location, "internal error: no std binding");
     auto *local = static_cast<Local *>(ast);
-    if (local->binds.size() != 1 || local->binds[0].var != stdIdentifier ||
+    if (local->binds.size() != 1 || local->binds[0].var != stdlib.stdIdentifier ||
         local->binds[0].body->type != AST_DESUGARED_OBJECT) {
         throw StaticError(ast->location, "internal error: no std binding");
     }
@@ -100,47 +118,106 @@ void completeStdlib(AST *ast) {
         throw StaticError(ast->location, "internal error: std has no thisFile");
     }
     DesugaredObject::Field thisFile = object->fields.back();
-    object->fields = sharedFields;
+    object->fields = stdlib.fields;
     object->fields.push_back(thisFile);
 }
 
 // The redirected calls. Only the library's own text is replaced, by address: a file of a pattern named
 // std.jsonnet is lexed as it is.
 Tokens lex(const std::string &filename, const char *input) {
-    if (stdSource == nullptr && filename == "std.jsonnet") stdSource = input;  // while installing
-    if (evaluating && input == stdSource) return library.lex(filename, "{}");
+    if (capturingStdSource && filename == "std.jsonnet") stdSource = input;
+    if (inUse != nullptr && input == stdSource) return library.lex(filename, "{}");
     return library.lex(filename, input);
 }
 
 DesugaredObject *makeStdlib(Allocator *allocator, std::string filename) {
-    if (evaluating) return sharedStdlib;
+    if (inUse != nullptr) return inUse->object;
     return library.makeStdlib(allocator, filename);
 }
 
 void analyse(AST *ast) {
-    if (!evaluating) return library.analyse(ast);
-    if (ast == sharedStdlib) return;
+    if (inUse == nullptr) return library.analyse(ast);
+    if (ast == inUse->object) return;
     // Analysed with the small std (builtins and thisFile), which binds nothing the full one would not:
     // every std field is closed.
     library.analyse(ast);
-    completeStdlib(ast);
+    completeStdlib(ast, *inUse);
 }
 
-// Hands an Allocator the shared identifiers, and takes them back before it frees what it holds.
-struct BorrowedIdentifiers {
-    Allocator &allocator;
-    explicit BorrowedIdentifiers(Allocator &allocator) : allocator(allocator) {
-        interned(allocator) = interned(*sharedAllocator);
+// Makes a library (its lexing passes through: no evaluation of ours runs on this thread yet).
+Stdlib *newStdlib() {
+    auto *allocator = new Allocator();
+    try {
+        DesugaredObject *object = library.makeStdlib(allocator, "__internal__");
+        library.analyse(object);
+        const Interned &identifiers = interned(*allocator);
+        auto std = identifiers.find(U"std");
+        if (std == identifiers.end()) throw std::runtime_error("std.jsonnet binds no std");
+        auto *stdlib = new Stdlib{allocator, object, {}, std->second};
+        for (const auto &field : object->fields) {
+            if (!isThisFile(field)) stdlib->fields.push_back(field);
+        }
+        return stdlib;
+    } catch (...) {
+        delete allocator;
+        return nullptr;
     }
-    ~BorrowedIdentifiers() {
-        Interned &own = interned(allocator);
-        for (const auto &pair : interned(*sharedAllocator)) own.erase(pair.first);
-    }
-};
+}
 
-struct Evaluating {
-    Evaluating() { evaluating = true; }
-    ~Evaluating() { evaluating = false; }
+// Frees the shared library once it has gone unused for `releaseAfter`; runs for the process's life.
+void releaseWhenUnused() {
+    for (;;) {
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        Stdlib *released = nullptr;
+        {
+            std::lock_guard<std::mutex> lock(sharedMutex);
+            if (shared != nullptr && evaluationsUsingShared == 0 &&
+                std::chrono::steady_clock::now() - lastUsed >= releaseAfter) {
+                released = shared;
+                shared = nullptr;
+                releases++;
+            }
+        }
+        if (released != nullptr) {
+            delete released->allocator;
+            delete released;
+            malloc_trim(0);
+        }
+    }
+}
+
+// For one evaluation on this thread: the shared library (made if needed), and its identifiers in the
+// evaluation's Allocator, taken back before that Allocator frees what it holds.
+struct UsingShared {
+    Allocator &allocator;
+    const Stdlib *stdlib = nullptr;
+
+    explicit UsingShared(Allocator &allocator) : allocator(allocator) {
+        {
+            std::lock_guard<std::mutex> lock(sharedMutex);
+            if (shared == nullptr) shared = newStdlib();
+            if (shared == nullptr) throw std::runtime_error("cannot make the Jsonnet standard library");
+            stdlib = shared;
+            evaluationsUsingShared++;
+        }
+        try {
+            interned(allocator) = interned(*stdlib->allocator);
+        } catch (...) {
+            std::lock_guard<std::mutex> lock(sharedMutex);
+            evaluationsUsingShared--;
+            throw;
+        }
+        inUse = stdlib;
+    }
+
+    ~UsingShared() {
+        inUse = nullptr;
+        Interned &own = interned(allocator);
+        for (const auto &pair : interned(*stdlib->allocator)) own.erase(pair.first);
+        std::lock_guard<std::mutex> lock(sharedMutex);
+        evaluationsUsingShared--;
+        lastUsed = std::chrono::steady_clock::now();
+    }
 };
 
 // libjsonnet's defaults (JsonnetVm's constructor) and its message formats.
@@ -167,8 +244,7 @@ char *evaluate(const char *filename, const char *snippet, const etcha_jsonnet_ca
             natives[native.name] = entry;
         }
         Allocator allocator;
-        BorrowedIdentifiers borrowed(allocator);
-        Evaluating scope;
+        UsingShared using_(allocator);
         Tokens tokens = library.lex(filename, snippet);
         AST *expression = library.parse(&allocator, tokens);
         Externals topLevelArguments;
@@ -319,23 +395,27 @@ extern "C" int etcha_shared_stdlib_install(void *handle) {
     void *const replacements[] = {
         reinterpret_cast<void *>(&lex), reinterpret_cast<void *>(&makeStdlib), reinterpret_cast<void *>(&analyse)};
     if (!writeSlots(handle, slots, replacements, 3)) return 0;
-    try {
-        sharedAllocator = new Allocator();
-        sharedStdlib = library.makeStdlib(sharedAllocator, "__internal__");
-        library.analyse(sharedStdlib);
-    } catch (...) {
-        return 0;
-    }
-    const Interned &identifiers = interned(*sharedAllocator);
-    if (stdSource == nullptr || identifiers.count(U"std") == 0) return 0;
-    stdIdentifier = identifiers.at(U"std");
-    for (const auto &field : sharedStdlib->fields) {
-        if (!isThisFile(field)) sharedFields.push_back(field);
-    }
+    capturingStdSource = true;
+    Stdlib *first = newStdlib();
+    capturingStdSource = false;
+    if (first == nullptr || stdSource == nullptr) return 0;
+    shared = first;
+    lastUsed = std::chrono::steady_clock::now();
+    std::thread(releaseWhenUnused).detach();
     return 1;
 }
 
 extern "C" char *etcha_shared_stdlib_evaluate(
     const char *filename, const char *snippet, const etcha_jsonnet_callbacks *callbacks, int *error) {
     return evaluate(filename, snippet, callbacks, error);
+}
+
+extern "C" void etcha_jsonnet_release_stdlib_after(unsigned seconds) {
+    std::lock_guard<std::mutex> lock(sharedMutex);
+    releaseAfter = std::chrono::seconds(seconds);
+}
+
+extern "C" unsigned long etcha_jsonnet_stdlib_releases(void) {
+    std::lock_guard<std::mutex> lock(sharedMutex);
+    return releases;
 }

@@ -106,6 +106,21 @@ import Testing
         #expect("\(Self.evaluate(main, files: files, shared: true))" == "\(own)", "\(name)")
     }
 
+    @Test func anUnusedLibraryIsReleasedAndMadeAgain() async throws {
+        let (_, main, files) = Self.cases[1]
+        let own = "\(Self.evaluate(main, files: files, shared: false))"
+        #expect("\(Self.evaluate(main, files: files, shared: true))" == own)
+        let releases = etcha_jsonnet_stdlib_releases()
+        etcha_jsonnet_release_stdlib_after(0)
+        defer { etcha_jsonnet_release_stdlib_after(10) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while etcha_jsonnet_stdlib_releases() == releases && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(etcha_jsonnet_stdlib_releases() > releases)
+        #expect("\(Self.evaluate(main, files: files, shared: true))" == own)
+    }
+
     @Test func concurrentEvaluationsShareTheLibrarySafely() async {
         let inputs = (0..<8).map { worker in
             "local lib = import 'lib/l.libsonnet'; {w: \(worker), sorted: std.sort([3, \(worker), 1]), lib: lib}"

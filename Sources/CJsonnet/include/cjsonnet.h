@@ -14,3 +14,10 @@ int etcha_jsonnet_shares_stdlib(void);
 /// Makes `vm` evaluate the way libjsonnet does by itself, parsing the standard library for every
 /// file (to compare the two).
 void etcha_jsonnet_own_stdlib(struct JsonnetVm *vm);
+
+/// The shared standard library is released once unused for this long (10 s unless changed; tests
+/// shorten it) and made again by the next evaluation.
+void etcha_jsonnet_release_stdlib_after(unsigned seconds);
+
+/// How many times the shared standard library has been released.
+unsigned long etcha_jsonnet_stdlib_releases(void);
