@@ -52,7 +52,8 @@ public enum JWT {
     public static func verify(_ token: String, keys: [PublicKey], now: Int = Int(Date().timeIntervalSince1970))
         throws(JWTError) -> VerifiedToken
     {
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        // Split on the bytes: splitting the String would break it into grapheme clusters first.
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).map(Substring.init)
         guard parts.count == 3 else { throw JWTError("not a compact JWS (three dot-separated parts)") }
         guard let headerBytes = decodeBase64URL(parts[0]), let payloadBytes = decodeBase64URL(parts[1]),
             let signature = decodeBase64URL(parts[2])
