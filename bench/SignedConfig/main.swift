@@ -143,6 +143,6 @@ for (label, files) in [
     let shared = evaluation(files, shared: true)
     let own = evaluation(files, shared: false)
     print(
-        "| of which: rendering \(label) (shared standard library) | \(String(format: "%.1f", shared)) ms | libjsonnet's own evaluation: \(String(format: "%.1f", own)) ms | \(String(format: "%.1f", own / shared))× faster | |"
+        "| of which: rendering \(label) (shared standard library) | \(String(format: "%.1f", shared)) ms | libjsonnet's own evaluation: \(String(format: "%.1f", own)) ms | | \(String(format: "%.1f", own / shared))× faster |"
     )
 }
