@@ -12,3 +12,4 @@ echo "| --- | --- | --- | --- | --- |"
 .build/release/EngineOverhead "$rounds"
 .build/release/SignedConfigBench
 bench/listener.sh
+bench/push.sh
