@@ -23,8 +23,8 @@ struct ProcessCollector: Sendable {
                 "Start time of the process since unix epoch in seconds.",
                 bootTime + stat.startTicks / ticksPerSecond)
         }
-        if let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") {
-            text += family("process_open_fds", "gauge", "Number of open file descriptors.", Double(fds.count))
+        if let fds = Self.countOpenFileDescriptors() {
+            text += family("process_open_fds", "gauge", "Number of open file descriptors.", Double(fds))
         }
         var limit = rlimit()
         if getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 {
@@ -48,17 +48,62 @@ struct ProcessCollector: Sendable {
     }
 
     /// Fields of `/proc/self/stat` after the command name (which may hold spaces, hence the last `)`).
+    /// Read and parsed as bytes: the line is well under a page, and a scrape reads it every time.
     private func readStat() -> Stat? {
-        guard let raw = Self.readProcFile("/proc/self/stat"),
-            let close = raw.lastIndex(of: ")")
-        else { return nil }
-        let fields = raw[raw.index(after: close)...].split(separator: " ")
-        // fields[0] is field 3 (state); utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
-        func field(_ number: Int) -> Double? { fields.count > number - 3 ? Double(fields[number - 3]) : nil }
-        guard let utime = field(14), let stime = field(15), let start = field(22), let vsize = field(23),
-            let rss = field(24)
-        else { return nil }
-        return Stat(utime: utime, stime: stime, startTicks: start, vsize: vsize, rss: rss)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer -> Stat? in
+            let file = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)
+            guard file >= 0 else { return nil }
+            defer { close(file) }
+            var length = 0
+            while length < buffer.count {
+                let count = read(file, buffer.baseAddress! + length, buffer.count - length)
+                if count <= 0 { break }
+                length += count
+            }
+            let line = UnsafeBufferPointer(rebasing: buffer[..<length])
+            guard let close = line.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            let fields = line[(close + 1)...].split(separator: UInt8(ascii: " "))
+            // fields[0] is field 3 (state); utime is field 14, stime 15, starttime 22, vsize 23, rss 24.
+            func field(_ number: Int) -> Double? {
+                guard fields.count > number - 3 else { return nil }
+                return Self.decimal(fields[number - 3])
+            }
+            guard let utime = field(14), let stime = field(15), let start = field(22), let vsize = field(23),
+                let rss = field(24)
+            else { return nil }
+            return Stat(utime: utime, stime: stime, startTicks: start, vsize: vsize, rss: rss)
+        }
+    }
+
+    /// A field of unsigned decimal digits (or a leading `-`, as rss may be), or nil.
+    private static func decimal(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Double? {
+        var negative = false
+        var value = 0.0
+        var seen = false
+        for (offset, byte) in digits.enumerated() {
+            if offset == 0 && byte == UInt8(ascii: "-") {
+                negative = true
+                continue
+            }
+            guard byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Double(byte - UInt8(ascii: "0"))
+            seen = true
+        }
+        return seen ? (negative ? -value : value) : nil
+    }
+
+    /// Entries of `/proc/self/fd` (the directory's own descriptor included, as other clients count).
+    static func countOpenFileDescriptors() -> Int? {
+        guard let directory = opendir("/proc/self/fd") else { return nil }
+        defer { closedir(directory) }
+        var count = 0
+        while let entry = readdir(directory) {
+            let isDots = withUnsafeBytes(of: entry.pointee.d_name) { name in
+                name[0] == UInt8(ascii: ".") && (name[1] == 0 || (name[1] == UInt8(ascii: ".") && name[2] == 0))
+            }
+            if !isDots { count += 1 }
+        }
+        return count
     }
 
     /// The whole of a `/proc` file. Not `String(contentsOfFile:)`, `Data(contentsOf:)` or

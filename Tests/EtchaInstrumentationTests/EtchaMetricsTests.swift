@@ -86,6 +86,13 @@ import Testing
         #expect(try value("process_cpu_seconds_total") > 0)
         let start = try value("process_start_time_seconds")
         #expect(abs(start - Date().timeIntervalSince1970) < 3600)
+        // Against independent reads: Foundation's directory listing, and VmRSS from /proc/self/status.
+        let listed = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count
+        #expect(try abs(value("process_open_fds") - Double(listed)) <= 8)
+        let status = try #require(ProcessCollector.readProcFile("/proc/self/status"))
+        let vmRSS = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        let kibibytes = try #require(Double(vmRSS.split(separator: " ", omittingEmptySubsequences: true)[1]))
+        #expect(try abs(value("process_resident_memory_bytes") / 1024 - kibibytes) < kibibytes * 0.25)
     }
 
     @Test func procFilesAreReadPastTheFirstPage() throws {
