@@ -171,7 +171,10 @@ char *jsonnet_realloc(struct JsonnetVm *vm, char *buf, size_t sz) { return api.r
 
 char *jsonnet_evaluate_snippet(struct JsonnetVm *vm, const char *filename, const char *snippet, int *error) {
     struct etcha_vm *wrapper = unwrap(vm);
-    if (!shared || wrapper->own_stdlib) return api.evaluate_snippet(wrapper->library, filename, snippet, error);
+    // Without an import callback of ours, libjsonnet's own (files on disk, its library paths) applies.
+    if (!shared || wrapper->own_stdlib || wrapper->import_callback == NULL) {
+        return api.evaluate_snippet(wrapper->library, filename, snippet, error);
+    }
     etcha_jsonnet_callbacks callbacks = {
         wrapper->import_callback, wrapper->import_context, wrapper->natives, wrapper->native_count};
     return etcha_shared_stdlib_evaluate(filename, snippet, &callbacks, error);
