@@ -40,7 +40,6 @@ static struct {
     __typeof__(&jsonnet_json_object_append) json_object_append;
 } api;
 
-
 // Whether evaluations use the shared standard library (shared_stdlib.cpp).
 static int shared = 0;
 

@@ -10,10 +10,10 @@
 //     compares identifiers by address, and std's functions take named arguments), and hands them
 //     back before it is freed;
 //   - three of libjsonnet's internal calls are redirected, in its own relocation table only, while an
-//     evaluation of ours runs on the thread: lexing "std.jsonnet" lexes `{}` (the desugarer still
-//     adds the native builtins and `thisFile`), makeStdlibAST answers the shared library, and static
-//     analysis skips it (analysed once) and then gives each file's `std` the shared fields with that
-//     file's own `thisFile`.
+//     evaluation of ours runs on the thread: lexing libjsonnet's own std.jsonnet text lexes `{}` (the
+//     desugarer still adds the native builtins and `thisFile`), makeStdlibAST answers the shared
+//     library, and static analysis skips it (analysed once) and then gives each file's `std` the
+//     shared fields with that file's own `thisFile`.
 // The redirections rely on libjsonnet 0.18's internals (headers in jsonnet-0.18/, Apache 2.0, as
 // released). They are installed only when the loaded library says it is v0.18.0 and every symbol and
 // relocation is found, and kept only when a probe evaluates to the same text both ways; otherwise
