@@ -141,7 +141,7 @@ read -r push_seconds push_failures <<<"$pushes"
 sleep 3  # let closed connections and finished children be reaped
 loaded_rss="$(awk '/^VmRSS/ { print $2 }' "/proc/$agent_pid/status")"
 # The Jsonnet standard library the pushes' renders shared is kept until it has gone unused for 10 s
-# (Sources/CJsonnet/shared_stdlib.cpp, checked every 2 s): memory it holds is not a leak.
+# (Sources/CJsonnet/shared_stdlib.cpp): memory it holds is not a leak.
 sleep "${SOAK_SETTLE:-11}"
 snapshot after
 kill -0 "$agent_pid" 2>/dev/null || die "agent died during the soak"

@@ -139,6 +139,8 @@ struct etcha_vm {
     size_t native_count;
     // Evaluate with libjsonnet's own path: more natives or parameters than recorded, or asked to.
     int own_stdlib;
+    // Whether the last evaluation went through the shared standard library.
+    int evaluated_shared;
 };
 
 static struct etcha_vm *unwrap(struct JsonnetVm *vm) { return (struct etcha_vm *)vm; }
@@ -171,15 +173,16 @@ char *jsonnet_realloc(struct JsonnetVm *vm, char *buf, size_t sz) { return api.r
 char *jsonnet_evaluate_snippet(struct JsonnetVm *vm, const char *filename, const char *snippet, int *error) {
     struct etcha_vm *wrapper = unwrap(vm);
     // Without an import callback of ours, libjsonnet's own (files on disk, its library paths) applies.
-    if (!shared || wrapper->own_stdlib || wrapper->import_callback == NULL) {
-        return api.evaluate_snippet(wrapper->library, filename, snippet, error);
-    }
+    wrapper->evaluated_shared = shared && !wrapper->own_stdlib && wrapper->import_callback != NULL;
+    if (!wrapper->evaluated_shared) return api.evaluate_snippet(wrapper->library, filename, snippet, error);
     etcha_jsonnet_callbacks callbacks = {
         wrapper->import_callback, wrapper->import_context, wrapper->natives, wrapper->native_count};
     return etcha_shared_stdlib_evaluate(filename, snippet, &callbacks, error);
 }
 
 void etcha_jsonnet_own_stdlib(struct JsonnetVm *vm) { unwrap(vm)->own_stdlib = 1; }
+
+int etcha_jsonnet_evaluated_shared(struct JsonnetVm *vm) { return unwrap(vm)->evaluated_shared; }
 
 void jsonnet_import_callback(struct JsonnetVm *vm, JsonnetImportCallback *cb, void *ctx) {
     struct etcha_vm *wrapper = unwrap(vm);

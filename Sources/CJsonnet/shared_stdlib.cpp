@@ -32,6 +32,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <condition_variable>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -91,6 +92,9 @@ struct Stdlib {
 
 // The library evaluations share, made when needed and released after `releaseAfter` unused.
 std::mutex sharedMutex;
+// Signalled when the library is made, when the last evaluation using it ends, and when
+// `releaseAfter` changes: what the releasing thread waits for.
+std::condition_variable sharedChanged;
 Stdlib *shared;  // guarded by sharedMutex, as are the four below
 size_t evaluationsUsingShared;
 std::chrono::steady_clock::time_point lastUsed;
@@ -164,25 +168,28 @@ Stdlib *newStdlib() {
     }
 }
 
-// Frees the shared library once it has gone unused for `releaseAfter`; runs for the process's life.
+// Frees the shared library once it has gone unused for `releaseAfter`; runs for the process's life,
+// asleep while there is no library or an evaluation uses it.
 void releaseWhenUnused() {
+    std::unique_lock<std::mutex> lock(sharedMutex);
     for (;;) {
-        std::this_thread::sleep_for(std::chrono::seconds(2));
-        Stdlib *released = nullptr;
-        {
-            std::lock_guard<std::mutex> lock(sharedMutex);
-            if (shared != nullptr && evaluationsUsingShared == 0 &&
-                std::chrono::steady_clock::now() - lastUsed >= releaseAfter) {
-                released = shared;
-                shared = nullptr;
-                releases++;
-            }
+        if (shared == nullptr || evaluationsUsingShared > 0) {
+            sharedChanged.wait(lock);
+            continue;
         }
-        if (released != nullptr) {
-            delete released->allocator;
-            delete released;
-            malloc_trim(0);
+        const auto deadline = lastUsed + releaseAfter;
+        if (std::chrono::steady_clock::now() < deadline) {
+            sharedChanged.wait_until(lock, deadline);
+            continue;
         }
+        Stdlib *released = shared;
+        shared = nullptr;
+        releases++;
+        lock.unlock();
+        delete released->allocator;
+        delete released;
+        malloc_trim(0);
+        lock.lock();
     }
 }
 
@@ -195,16 +202,18 @@ struct UsingShared {
     explicit UsingShared(Allocator &allocator) : allocator(allocator) {
         {
             std::lock_guard<std::mutex> lock(sharedMutex);
-            if (shared == nullptr) shared = newStdlib();
-            if (shared == nullptr) throw std::runtime_error("cannot make the Jsonnet standard library");
+            if (shared == nullptr) {
+                shared = newStdlib();
+                if (shared == nullptr) throw std::runtime_error("cannot make the Jsonnet standard library");
+                sharedChanged.notify_one();
+            }
             stdlib = shared;
             evaluationsUsingShared++;
         }
         try {
             interned(allocator) = interned(*stdlib->allocator);
         } catch (...) {
-            std::lock_guard<std::mutex> lock(sharedMutex);
-            evaluationsUsingShared--;
+            stopUsing();
             throw;
         }
         inUse = stdlib;
@@ -214,9 +223,13 @@ struct UsingShared {
         inUse = nullptr;
         Interned &own = interned(allocator);
         for (const auto &pair : interned(*stdlib->allocator)) own.erase(pair.first);
+        stopUsing();
+    }
+
+    static void stopUsing() {
         std::lock_guard<std::mutex> lock(sharedMutex);
-        evaluationsUsingShared--;
         lastUsed = std::chrono::steady_clock::now();
+        if (--evaluationsUsingShared == 0) sharedChanged.notify_one();
     }
 };
 
@@ -413,6 +426,7 @@ extern "C" char *etcha_shared_stdlib_evaluate(
 extern "C" void etcha_jsonnet_release_stdlib_after(unsigned seconds) {
     std::lock_guard<std::mutex> lock(sharedMutex);
     releaseAfter = std::chrono::seconds(seconds);
+    sharedChanged.notify_one();
 }
 
 extern "C" unsigned long etcha_jsonnet_stdlib_releases(void) {

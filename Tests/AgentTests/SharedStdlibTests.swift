@@ -103,8 +103,15 @@ import Testing
         }
     }
 
-    @Test func theSharedStandardLibraryIsInUse() {
+    /// Both ways really run where asked, so the comparisons below compare two different evaluations.
+    @Test func theSharedStandardLibraryIsInUseAndLibjsonnetsOwnWayCanBeAskedFor() throws {
         #expect(etcha_jsonnet_shares_stdlib() == 1)
+        for shared in [true, false] {
+            let evaluation = try Jsonnet.evaluate(
+                snippet: "{a: std.length('ab')}", filename: "/p/main.jsonnet", natives: Self.natives,
+                importer: Jsonnet.Importer(files: [:]), sharedStdlib: shared)
+            #expect(evaluation.sharedStdlib == shared)
+        }
     }
 
     @Test(arguments: cases.indices)

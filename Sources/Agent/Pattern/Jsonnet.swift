@@ -40,6 +40,8 @@ enum Jsonnet {
         /// Whether a native function read a file or ran a command: the same inputs may then give
         /// another output.
         var readOutside: Bool
+        /// Whether it went through the shared standard library (CJsonnet's shared_stdlib.cpp).
+        var sharedStdlib: Bool
     }
 
     /// Evaluates `snippet` as if it were the file `filename`; imports go through `importer`.
@@ -72,7 +74,8 @@ enum Jsonnet {
         let text = String(cString: output)
         _ = jsonnet_realloc(vm, output, 0)
         guard failed == 0 else { throw CommandError(.render, Jsonnet.describe(error: text)) }
-        return Evaluation(output: text, readOutside: context.readOutside)
+        return Evaluation(
+            output: text, readOutside: context.readOutside, sharedStdlib: etcha_jsonnet_evaluated_shared(vm) != 0)
     }
 
     /// libjsonnet's message is a first line and a stack of `file:line:column` frames; keep the line and

@@ -15,6 +15,9 @@ int etcha_jsonnet_shares_stdlib(void);
 /// file (to compare the two).
 void etcha_jsonnet_own_stdlib(struct JsonnetVm *vm);
 
+/// Whether `vm`'s last evaluation went through the shared standard library.
+int etcha_jsonnet_evaluated_shared(struct JsonnetVm *vm);
+
 /// The shared standard library is released once unused for this long (10 s unless changed; tests
 /// shorten it) and made again by the next evaluation.
 void etcha_jsonnet_release_stdlib_after(unsigned seconds);
