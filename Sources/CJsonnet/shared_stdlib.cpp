@@ -91,10 +91,12 @@ struct Stdlib {
 };
 
 // The library evaluations share, made when needed and released after `releaseAfter` unused.
-std::mutex sharedMutex;
+// Both are never destroyed: the releasing thread waits on them while exit runs static destructors,
+// and glibc's pthread_cond_destroy blocks until its waiters leave (`etcha build` hung at exit).
+std::mutex &sharedMutex = *new std::mutex;
 // Signalled when the library is made, when the last evaluation using it ends, and when
 // `releaseAfter` changes: what the releasing thread waits for.
-std::condition_variable sharedChanged;
+std::condition_variable &sharedChanged = *new std::condition_variable;
 Stdlib *shared;  // guarded by sharedMutex, as are the four below
 size_t evaluationsUsingShared;
 std::chrono::steady_clock::time_point lastUsed;
