@@ -14,6 +14,20 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+/// A child's exit sends SIGCHLD to the thread that started it. The agent never handles SIGCHLD (it
+/// watches exits through pidfds), but libdispatch's and NIO's threads block every signal, and the
+/// kernel never discards a blocked signal: each exit queued one, woke the main thread to discard it,
+/// and woke libdispatch's signalfd thread. With SIGCHLD unblocked in the spawning thread, its default
+/// disposition (ignore) drops it at the source. Exit statuses are unaffected (only SIG_IGN reaps).
+static void let_child_exits_go_unsignalled(void) {
+    static __thread int unblocked;
+    if (unblocked) return;
+    sigset_t child_signal;
+    sigemptyset(&child_signal);
+    sigaddset(&child_signal, SIGCHLD);
+    if (pthread_sigmask(SIG_UNBLOCK, &child_signal, NULL) == 0) unblocked = 1;
+}
+
 static int spawn_without_credentials(pid_t *pid, const char *path, char *const argv[], char *const envp[],
                                      int stdin_fd, int output_fd, const char *directory) {
     posix_spawn_file_actions_t actions;
@@ -111,6 +125,7 @@ static int fork_and_exec(pid_t *pid, const char *path, char *const argv[], char 
 int etcha_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd, int output_fd,
                 const char *directory, int set_credentials, uid_t uid, gid_t gid, const gid_t *groups,
                 int group_count) {
+    let_child_exits_go_unsignalled();
     if (set_credentials) {
         return fork_and_exec(pid, path, argv, envp, stdin_fd, output_fd, 0, directory, 1, uid, gid, groups,
                              group_count);
@@ -133,6 +148,7 @@ int etcha_pipe(int descriptors[2]) {
 int etcha_spawn_terminal(pid_t *pid, int *controller, const char *path, char *const argv[], char *const envp[],
                          const char *directory, int set_credentials, uid_t uid, gid_t gid, const gid_t *groups,
                          int group_count, unsigned short columns, unsigned short rows) {
+    let_child_exits_go_unsignalled();
     int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (master < 0) return errno;
     char name[128];

@@ -50,8 +50,16 @@ enum Binary {
         _ arguments: [String], in directory: String?, environment: [String: String], stdin: Pipe? = nil
     ) throws -> Running {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
+        // Started with no signal blocked, as by systemd or a shell. Foundation's Process passes on
+        // the mask of the thread that calls it (a test's thread blocks every signal), which hid
+        // wake-ups that an operator's agent would have (perl-base is part of every Debian).
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        process.arguments =
+            [
+                "-e", #"use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec {$ARGV[0]} @ARGV or die"#,
+                path,
+            ]
+            + arguments
         var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ETCHA_") }
         env.merge(environment) { _, new in new }
         process.environment = env
