@@ -42,7 +42,9 @@ static int spawn_without_credentials(pid_t *pid, const char *path, char *const a
     sigset_t none, all;
     sigemptyset(&none);
     sigfillset(&all);
-    if (!error) error = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    // A process group of its own, not a session: see etcha_spawn in cspawn.h.
+    if (!error) error = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    if (!error) error = posix_spawnattr_setpgroup(&attributes, 0);
     if (!error) error = posix_spawnattr_setsigmask(&attributes, &none);
     if (!error) error = posix_spawnattr_setsigdefault(&attributes, &all);
     if (!error) error = posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
@@ -56,9 +58,9 @@ static int spawn_without_credentials(pid_t *pid, const char *path, char *const a
     return error;
 }
 
-/// Forks a child that becomes a session leader, takes `stdin_fd` as standard input and `output_fd`
-/// as standard output and error (with `terminal`, `stdin_fd` is a terminal made its controlling
-/// terminal), optionally the given credentials, then execs.
+/// Forks a child that leads a process group of its own (with `terminal`, a session of its own with
+/// `stdin_fd`, a terminal, as its controlling terminal), takes `stdin_fd` as standard input and
+/// `output_fd` as standard output and error, optionally the given credentials, then execs.
 static int fork_and_exec(pid_t *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd,
                          int output_fd, int terminal, const char *directory, int set_credentials, uid_t uid,
                          gid_t gid, const gid_t *groups, int group_count) {
@@ -79,7 +81,7 @@ static int fork_and_exec(pid_t *pid, const char *path, char *const argv[], char 
             action.sa_handler = SIG_DFL;
             sigaction(signal_number, &action, NULL);
         }
-        if (setsid() < 0) failure = errno;
+        if ((terminal ? setsid() : setpgid(0, 0)) < 0) failure = errno;
         if (!failure && terminal && ioctl(stdin_fd, TIOCSCTTY, 0) != 0) failure = errno;
         if (!failure && set_credentials) {
             if (syscall(SYS_setgroups, (size_t)group_count, groups) != 0) failure = errno;

@@ -56,6 +56,27 @@ import Testing
         }
     }
 
+    /// A step leads a process group of its own (the timeout kills the group) but stays in the agent's
+    /// session: with scheduler autogroups, a session of its own would be a scheduling group weighted
+    /// like the whole agent, and concurrent commands starved the agent serving them.
+    @Test(arguments: [false, true])
+    func aStepLeadsItsOwnProcessGroupInTheAgentsSession(asAnotherUser: Bool) async throws {
+        guard !asAnotherUser || getuid() == 0 else { return }
+        var exec = ResolvedExec.shell
+        if asAnotherUser { (exec.user, exec.group) = ("nobody", "nogroup") }
+        let result = await StepRunner.run(
+            "echo $$ $(cut -d' ' -f5,6 /proc/$$/stat) $(cut -d' ' -f1 /proc/$$/autogroup 2>/dev/null)", exec: exec,
+            environment: [:], stdin: "", deadline: .now + .seconds(10))
+        #expect(result.status == 0, "\(result)")
+        let fields = result.output.split(separator: " ").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        try #require(fields.count >= 3, "\(result.output)")
+        #expect(fields[1] == fields[0], "the step's process group is its own")
+        #expect(fields[2] == String(getsid(0)), "the step is in the agent's session")
+        if let mine = try? String(contentsOfFile: "/proc/self/autogroup", encoding: .utf8) {
+            #expect(fields.count == 4 && fields[3] == mine.split(separator: " ").first.map(String.init))
+        }
+    }
+
     @Test func outputIsCutAtOneMebibyteWithAMark() async throws {
         let result = await StepRunner.run(
             "head -c 5242880 /dev/zero | tr '\\0' 'x'", exec: .shell, environment: [:], stdin: "",

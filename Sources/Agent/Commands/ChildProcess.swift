@@ -3,8 +3,9 @@ import Dispatch
 import Foundation
 import Glibc
 
-/// One child process run to its end: spawned in a new session by `CSpawn` (posix_spawn, or fork
-/// for another user), fed its standard input, its combined output read up to a limit, reaped.
+/// One child process run to its end: spawned in a process group of its own by `CSpawn`
+/// (posix_spawn, or fork for another user), fed its standard input, its combined output read up to
+/// a limit, reaped.
 ///
 /// The waiting happens on a thread of its own blocked in `poll(2)` on the output pipe, a pidfd that
 /// becomes readable when the child exits, and an eventfd that cancellation signals. A step ends

@@ -14,7 +14,7 @@ public struct StepResult: Sendable, Equatable {
     public var succeeded: Bool { status == 0 && failure == nil }
 }
 
-/// Runs one script under an exec: in a new session (so its whole process group can be killed),
+/// Runs one script under an exec: in a process group of its own (so the whole group can be killed),
 /// as the exec's user and group, with its environment and working directory, until it exits or
 /// the deadline passes (see ``ChildProcess``).
 ///

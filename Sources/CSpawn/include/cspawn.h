@@ -3,9 +3,15 @@
 
 #include <sys/types.h>
 
-/// Starts `path` with `argv` and `envp` as the leader of a new session, with standard input from
-/// `stdin_fd`, standard output and error both to `output_fd`, every other descriptor closed, an
-/// empty signal mask and default signal dispositions, in `directory` when it is not NULL.
+/// Starts `path` with `argv` and `envp` as the leader of a new process group (so the whole group can
+/// be killed), with standard input from `stdin_fd`, standard output and error both to `output_fd`,
+/// every other descriptor closed, an empty signal mask and default signal dispositions, in
+/// `directory` when it is not NULL.
+///
+/// Not a new session: with the kernel's scheduler autogroups (on by default in Debian's kernels),
+/// every new session is a scheduling group of its own, weighted like the whole agent. Eight
+/// concurrent webhook commands then took eight ninths of the CPU from the agent serving them,
+/// and the 99th percentile answer took 64 ms instead of 6.5 ms.
 ///
 /// With `set_credentials`, the child also takes `groups`, `gid` and `uid` (only root may); that
 /// path forks, the other uses posix_spawn, which costs far less in a large process.
