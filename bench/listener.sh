@@ -130,10 +130,10 @@ print(" ".join("%.3f" % value for value in (
     statistics.median(over), min(over), max(over), statistics.median(w - s for s, _, w in rows))))
 PY
 )"
-read -r hook8_rps _ _ <<<"$(wrk_measure 2 8 "$duration" "https://127.0.0.1:$agent_port/hook")"
-read -r wh8_rps _ _ <<<"$(wrk_measure 2 8 "$duration" "https://127.0.0.1:$webhook_port/hooks/hook")"
+read -r hook8_rps _ hook8_p99 <<<"$(wrk_measure 2 8 "$duration" "https://127.0.0.1:$agent_port/hook")"
+read -r wh8_rps _ wh8_p99 <<<"$(wrk_measure 2 8 "$duration" "https://127.0.0.1:$webhook_port/hooks/hook")"
 echo "| webhook \`sh -c 'echo ok'\`, 1 connection, median | $hook1_p50 ms | bare spawn (hyperfine): $spawn_ms ms; webhook: $wh1_p50 ms (+$wh_over over the spawn) | +$over ms over the spawn, median of ${WEBHOOK_ROUNDS:-6} paired rounds (+$over_low to +$over_high) (target ≤ 0.3) | $(ratio "$hook1_p50" "$wh1_p50") of webhook's latency |"
-echo "| webhook, 8 connections (runMulti) | $hook8_rps req/s | webhook: $wh8_rps req/s | target ≥ webhook | $(ratio "$hook8_rps" "$wh8_rps") |"
+echo "| webhook, 8 connections (runMulti) | $hook8_rps req/s, p99 $hook8_p99 ms | webhook: $wh8_rps req/s, p99 $wh8_p99 ms | target ≥ webhook | $(ratio "$hook8_rps" "$wh8_rps") |"
 
 # --- 3. memory ---------------------------------------------------------------------------------
 kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true
