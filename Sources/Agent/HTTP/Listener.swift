@@ -23,6 +23,9 @@ public final class Listener: Service, Sendable {
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let bound = BoundPort()
+    private let date = HTTPDate()
+    /// Scrapes answered by ``ScrapeFastPath`` (for tests).
+    let eventLoopScrapes: ScrapeFastPath.Count
 
     /// Builds the routes and TLS configuration; bad TLS material is an error naming the key or file.
     public init(
@@ -33,12 +36,19 @@ public final class Listener: Service, Sendable {
         let stateDir = config.run.stateDir.isEmpty ? FileManager.default.currentDirectoryPath : config.run.stateDir
         let tls = try TLSSettings.make(server, stateDir: stateDir, logger: logger)
         let (host, port) = try Self.address(server.listenAddress)
+        let gate = FailureGate(config: config)
+        let systemRoutes = SystemRoutes(metrics: metrics, metricsKey: config.run.systemMetricsKey, readiness: readiness)
         responder = Self.router(
-            config: config, sources: sources, shells: shells, metrics: metrics, readiness: readiness
+            config: config, sources: sources, shells: shells, readiness: readiness, gate: gate,
+            systemRoutes: systemRoutes
         ).buildResponder()
 
         let idle = server.idleTimeout.duration
-        let stream = HTTP1Channel.Configuration(idleTimeout: .init(idle))
+        let scrapes = ScrapeFastPath.Answerer(
+            routes: systemRoutes, limiter: gate.limiter, identity: gate.identity, date: date)
+        eventLoopScrapes = scrapes.answered
+        let stream = HTTP1Channel.Configuration(
+            additionalChannelHandlers: [ScrapeFastPath.Installer(answerer: scrapes)], idleTimeout: .init(idle))
         let headerTimeout = TimeAmount(server.headerTimeout.duration)
         self.server = HTTPServerBuilder { responder in
             AgentChannel(
@@ -58,17 +68,23 @@ public final class Listener: Service, Sendable {
     public static func router(
         config: Config, sources: SourceSet, shells: ShellSessions, metrics: EtchaMetrics, readiness: Readiness
     ) -> Router<AgentRequestContext> {
-        let server = config.httpServer
-        let identity = ClientIdentity(trustedProxies: Set(server.trustedProxies))
-        let bodyLimit = BodyLimit(maxBytes: server.maxBodyBytes)
+        router(
+            config: config, sources: sources, shells: shells, readiness: readiness, gate: FailureGate(config: config),
+            systemRoutes: SystemRoutes(metrics: metrics, metricsKey: config.run.systemMetricsKey, readiness: readiness))
+    }
+
+    static func router(
+        config: Config, sources: SourceSet, shells: ShellSessions, readiness: Readiness, gate: FailureGate,
+        systemRoutes: SystemRoutes
+    ) -> Router<AgentRequestContext> {
+        let identity = gate.identity
+        let bodyLimit = BodyLimit(maxBytes: config.httpServer.maxBodyBytes)
         let router = Router(context: AgentRequestContext.self)
-        // The configuration was validated at load, so the rate parses.
-        let rate = RateLimitRate(parsing: server.rateLimitRate) ?? RateLimitRate(count: 10, period: .seconds(60))
-        router.add(middleware: RateLimitMiddleware(limiter: FailureRateLimiter(rate: rate), identity: identity))
+        router.add(middleware: RateLimitMiddleware(limiter: gate.limiter, identity: identity))
         router.add(
             middleware: WebhookMiddleware(
                 sources: sources, bodyLimit: bodyLimit, identity: identity, readiness: readiness))
-        SystemRoutes(metrics: metrics, metricsKey: config.run.systemMetricsKey, readiness: readiness).add(to: router)
+        systemRoutes.add(to: router)
         PushRoute(sources: sources, bodyLimit: bodyLimit, identity: identity, readiness: readiness).add(to: router)
         ShellRoute(shells: shells, bodyLimit: bodyLimit, identity: identity, readiness: readiness).add(to: router)
         return router
@@ -81,7 +97,7 @@ public final class Listener: Service, Sendable {
     public func run() async throws {
         let responder = self.responder
         let logger = self.logger
-        let date = HTTPDate()
+        let date = self.date
         let bound = self.bound
         let service = try server.buildServer(
             configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger
@@ -136,6 +152,21 @@ extension TimeAmount {
     init(_ duration: Duration) {
         let (seconds, attoseconds) = duration.components
         self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// Who a client is, and how many failures it has left: shared by the router's failure limit and
+/// ``ScrapeFastPath``.
+struct FailureGate: Sendable {
+    let identity: ClientIdentity
+    let limiter: FailureRateLimiter
+
+    init(config: Config) {
+        identity = ClientIdentity(trustedProxies: Set(config.httpServer.trustedProxies))
+        // The configuration was validated at load, so the rate parses.
+        let rate =
+            RateLimitRate(parsing: config.httpServer.rateLimitRate) ?? RateLimitRate(count: 10, period: .seconds(60))
+        limiter = FailureRateLimiter(rate: rate)
     }
 }
 

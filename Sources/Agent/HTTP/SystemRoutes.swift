@@ -41,6 +41,13 @@ struct SystemRoutes: Sendable {
     /// The exposition, for the right key only (`?key=` or `Authorization: Bearer`), compared in
     /// constant time; gzip when the client accepts it.
     func scrape(_ request: Request) throws -> Response {
+        let (headers, body) = try scrapeAnswer(request)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// The headers and body of a scrape's 200 answer, or the error to answer instead (404 without a
+    /// key configured, 403 for a wrong one). Also used by ``ScrapeFastPath`` on the event loop.
+    func scrapeAnswer(_ request: Request) throws(HTTPError) -> (HTTPFields, ByteBuffer) {
         guard !metricsKey.isEmpty else { throw HTTPError(.notFound) }
         let given = request.uri.queryParameters["key"].map(String.init) ?? bearerToken(request) ?? ""
         guard constantTimeEquals(given, metricsKey) else { throw HTTPError(.forbidden) }
@@ -51,7 +58,7 @@ struct SystemRoutes: Sendable {
             headers[.contentEncoding] = "gzip"
         }
         headers[.vary] = "Accept-Encoding"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        return (headers, body)
     }
 
     func health() -> Response {
