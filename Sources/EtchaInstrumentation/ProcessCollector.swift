@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The standard `process_*` metrics, read from `/proc/self` at each scrape (as the Go and Python
 /// clients do), so that dashboards built for other exporters work unchanged.
@@ -92,8 +93,43 @@ struct ProcessCollector: Sendable {
         return seen ? (negative ? -value : value) : nil
     }
 
+    /// The number of entries a listing of `/proc/self/fd` shows, as other clients count it (the
+    /// listing's own descriptor included), without the listing: that built a directory entry per
+    /// descriptor in the kernel and took 15% of a scrape's CPU. One poll(2) over the descriptor
+    /// table instead marks every free slot POLLNVAL (a fifth of the time, measured in C). The
+    /// table's size (`FDSize` in `/proc/self/status`) only grows, and reading it costs more than
+    /// the poll, so it is read again at most once a second (`refreshingTableSize` forces it):
+    /// after the table grows, descriptors beyond its old size go uncounted for up to a second.
+    /// Tables beyond 4,096 slots are listed as before.
+    static func countOpenFileDescriptors(refreshingTableSize: Bool = false) -> Int? {
+        let second = Int(time(nil))
+        var size = tableSize.load(ordering: .relaxed)
+        if refreshingTableSize || size <= 0 || tableSizeReadAt.load(ordering: .relaxed) != second {
+            size = readTableSize() ?? 0
+            tableSize.store(size, ordering: .relaxed)
+            tableSizeReadAt.store(second, ordering: .relaxed)
+        }
+        guard size > 0, size <= 4096 else { return listOpenFileDescriptors() }
+        return withUnsafeTemporaryAllocation(of: pollfd.self, capacity: size) { slots -> Int? in
+            for index in 0..<size { slots[index] = pollfd(fd: Int32(index), events: 0, revents: 0) }
+            guard poll(slots.baseAddress, nfds_t(size), 0) >= 0 else { return listOpenFileDescriptors() }
+            return slots.reduce(1) { count, slot in slot.revents & Int16(POLLNVAL) == 0 ? count + 1 : count }
+        }
+    }
+
+    private static let tableSize = Atomic<Int>(0)
+    private static let tableSizeReadAt = Atomic<Int>(-1)
+
+    /// `FDSize` from `/proc/self/status`: the slots of the descriptor table.
+    private static func readTableSize() -> Int? {
+        guard let status = readProcFile("/proc/self/status"),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("FDSize:") })
+        else { return nil }
+        return Int(line.dropFirst("FDSize:".count).trimmingCharacters(in: .whitespaces))
+    }
+
     /// Entries of `/proc/self/fd` (the directory's own descriptor included, as other clients count).
-    static func countOpenFileDescriptors() -> Int? {
+    static func listOpenFileDescriptors() -> Int? {
         guard let directory = opendir("/proc/self/fd") else { return nil }
         defer { closedir(directory) }
         var count = 0

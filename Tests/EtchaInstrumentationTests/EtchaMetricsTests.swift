@@ -90,11 +90,23 @@ import Testing
         // Other suites open and close descriptors meanwhile, so the two counts are taken back to back
         // until they agree.
         let agree = (0..<50).contains { _ in
-            let counted = ProcessCollector.countOpenFileDescriptors() ?? -1
+            let counted = ProcessCollector.countOpenFileDescriptors(refreshingTableSize: true) ?? -1
             let listed = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -100
             return abs(counted - listed) <= 1
         }
         #expect(agree)
+        // The poll over the table and the listing count the same, also once the table has grown
+        // past its size at the last count (300 more descriptors than it had slots for).
+        let table = try #require(ProcessCollector.countOpenFileDescriptors(refreshingTableSize: true))
+        let opened = (0..<300).map { _ in open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        defer { for fd in opened where fd >= 0 { close(fd) } }
+        #expect(opened.allSatisfy { $0 >= 0 })
+        let grown = (0..<50).contains { _ in
+            let counted = ProcessCollector.countOpenFileDescriptors(refreshingTableSize: true) ?? -1
+            let listed = ProcessCollector.listOpenFileDescriptors() ?? -100
+            return abs(counted - listed) <= 1 && counted >= table + 290
+        }
+        #expect(grown)
         let status = try #require(ProcessCollector.readProcFile("/proc/self/status"))
         let vmRSS = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
         let kibibytes = try #require(Double(vmRSS.split(separator: " ", omittingEmptySubsequences: true)[1]))
