@@ -44,8 +44,7 @@ public final class Listener: Service, Sendable {
         ).buildResponder()
 
         let idle = server.idleTimeout.duration
-        let scrapes = ScrapeFastPath.Answerer(
-            routes: systemRoutes, limiter: gate.limiter, identity: gate.identity, date: date)
+        let scrapes = ScrapeFastPath.Answerer(routes: systemRoutes, gate: gate, date: date)
         eventLoopScrapes = scrapes.answered
         let stream = HTTP1Channel.Configuration(
             additionalChannelHandlers: [ScrapeFastPath.Installer(answerer: scrapes)], idleTimeout: .init(idle))
@@ -80,7 +79,7 @@ public final class Listener: Service, Sendable {
         let identity = gate.identity
         let bodyLimit = BodyLimit(maxBytes: config.httpServer.maxBodyBytes)
         let router = Router(context: AgentRequestContext.self)
-        router.add(middleware: RateLimitMiddleware(limiter: gate.limiter, identity: identity))
+        router.add(middleware: RateLimitMiddleware(gate: gate))
         router.add(
             middleware: WebhookMiddleware(
                 sources: sources, bodyLimit: bodyLimit, identity: identity, readiness: readiness))
@@ -160,6 +159,11 @@ extension TimeAmount {
 struct FailureGate: Sendable {
     let identity: ClientIdentity
     let limiter: FailureRateLimiter
+
+    /// How long the client behind `request` must wait, or nil when it may be served.
+    func retryAfter(_ request: Request, peer: SocketAddress?) -> Duration? {
+        limiter.retryAfter(for: identity.client(of: request, peer: peer))
+    }
 
     init(config: Config) {
         identity = ClientIdentity(trustedProxies: Set(config.httpServer.trustedProxies))

@@ -7,14 +7,12 @@ import NIOCore
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = AgentRequestContext
 
-    let limiter: FailureRateLimiter
-    let identity: ClientIdentity
+    let gate: FailureGate
 
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let client = identity.client(of: request, peer: context.peer)
-        if let wait = limiter.retryAfter(for: client) {
+        if let wait = gate.retryAfter(request, peer: context.peer) {
             let seconds = max(
                 1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
             return Response(
@@ -23,17 +21,17 @@ struct RateLimitMiddleware: RouterMiddleware {
         }
         do {
             let response = try await next(request, context)
-            count(response.status, path: request.uri.path, client: client)
+            count(response.status, request: request, peer: context.peer)
             return response
         } catch let error as any HTTPResponseError {
-            count(error.status, path: request.uri.path, client: client)
+            count(error.status, request: request, peer: context.peer)
             throw error
         }
     }
 
-    private func count(_ status: HTTPResponse.Status, path: String, client: String) {
+    private func count(_ status: HTTPResponse.Status, request: Request, peer: SocketAddress?) {
         guard status.code >= 400 else { return }
-        if status == .notFound && !path.hasPrefix("/etcha/") { return }
-        limiter.recordFailure(of: client)
+        if status == .notFound && !request.uri.path.hasPrefix("/etcha/") { return }
+        gate.limiter.recordFailure(of: gate.identity.client(of: request, peer: peer))
     }
 }

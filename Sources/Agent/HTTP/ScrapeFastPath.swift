@@ -24,8 +24,7 @@ final class ScrapeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// What the handler needs from the listener; shared by every connection.
     struct Answerer: Sendable {
         let routes: SystemRoutes
-        let limiter: FailureRateLimiter
-        let identity: ClientIdentity
+        let gate: FailureGate
         let date: HTTPDate
         /// How many scrapes were answered on the event loop (for tests).
         let answered = Count()
@@ -38,7 +37,7 @@ final class ScrapeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             else { return nil }
             let request = Request(head: head, body: .init(buffer: ByteBuffer()))
             guard request.uri.path == SystemRoutes.metricsPath,
-                limiter.retryAfter(for: identity.client(of: request, peer: peer)) == nil,
+                gate.retryAfter(request, peer: peer) == nil,
                 let (fields, body) = try? routes.scrapeAnswer(request)
             else { return nil }
             var headers = fields
