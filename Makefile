@@ -43,12 +43,12 @@ test: check
 # which in one process would hold the few threads of the Swift concurrency pool (one per core)
 # that the in-process agents of the other suites need; and the slowloris test times scrapes while
 # its agent cuts 500 connections, which the other suites running beside it on 2 cores stretched
-# from 25–50 ms to 0.4–1.0 s.
+# from 25–50 ms to 0.4–1.0 s. tools/swift-test.sh repeats the failures as the last lines printed.
 check: deps
 	swift build --build-tests
-	swift test --skip-build --skip EndToEndTests --skip SlowClientTests
-	swift test --skip-build --filter SlowClientTests
-	swift test --skip-build --filter EndToEndTests
+	tools/swift-test.sh --skip-build --skip EndToEndTests --skip SlowClientTests
+	tools/swift-test.sh --skip-build --filter SlowClientTests
+	tools/swift-test.sh --skip-build --filter EndToEndTests
 	swift format lint --strict --recursive Sources Tests bench Fuzz
 
 lint:
@@ -80,9 +80,9 @@ fuzz: deps
 # Leak reports are off for the reason given at `fuzz`.)
 sanitize: deps
 	swift build --build-tests --build-path .build-tsan --sanitize=thread
-	ETCHA_SANITIZED=1 TSAN_OPTIONS=suppressions=$(CURDIR)/.tsan-suppressions swift test --skip-build --build-path .build-tsan --sanitize=thread --skip EndToEndTests
+	ETCHA_SANITIZED=1 TSAN_OPTIONS=suppressions=$(CURDIR)/.tsan-suppressions tools/swift-test.sh --skip-build --build-path .build-tsan --sanitize=thread --skip EndToEndTests
 	swift build --build-tests --build-path .build-asan --sanitize=address
-	ETCHA_SANITIZED=1 ASAN_OPTIONS=detect_leaks=0 swift test --skip-build --build-path .build-asan --sanitize=address --skip EndToEndTests
+	ETCHA_SANITIZED=1 ASAN_OPTIONS=detect_leaks=0 tools/swift-test.sh --skip-build --build-path .build-asan --sanitize=address --skip EndToEndTests
 
 soak: deps
 	swift build -c release --product etcha

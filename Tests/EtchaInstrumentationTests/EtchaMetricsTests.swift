@@ -79,6 +79,7 @@ import Testing
             let line = try #require(text.split(separator: "\n").first { $0.hasPrefix(name + " ") })
             return try #require(Double(line.split(separator: " ")[1]))
         }
+        func status() throws -> String { try #require(ProcessCollector.readProcFile("/proc/self/status")) }
         #expect(try value("process_resident_memory_bytes") > 1_000_000)
         #expect(try value("process_virtual_memory_bytes") >= value("process_resident_memory_bytes"))
         #expect(try value("process_open_fds") >= 3)
@@ -88,27 +89,44 @@ import Testing
         #expect(abs(start - Date().timeIntervalSince1970) < 3600)
         // Against independent reads: Foundation's directory listing, and VmRSS from /proc/self/status.
         // Other suites open and close descriptors meanwhile, so the two counts are taken back to back
-        // until they agree.
-        let agree = (0..<50).contains { _ in
+        // until they agree, with a pause between tries to let a burst of connections pass.
+        func eventually(_ agreement: () -> Bool) -> Bool {
+            (0..<200).contains { try_ in
+                if try_ > 0 { usleep(5_000) }
+                return agreement()
+            }
+        }
+        let agree = eventually {
             let counted = ProcessCollector.countOpenFileDescriptors(refreshingTableSize: true) ?? -1
             let listed = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -100
             return abs(counted - listed) <= 1
         }
         #expect(agree)
         // The poll over the table and the listing count the same, also once the table has grown
-        // past its size at the last count (300 more descriptors than it had slots for).
-        let table = try #require(ProcessCollector.countOpenFileDescriptors(refreshingTableSize: true))
-        let opened = (0..<300).map { _ in open("/dev/null", O_RDONLY | O_CLOEXEC) }
-        defer { for fd in opened where fd >= 0 { close(fd) } }
-        #expect(opened.allSatisfy { $0 >= 0 })
-        let grown = (0..<50).contains { _ in
+        // past its size at the last count: descriptors are opened until one lies beyond the old
+        // size (FDSize), which a poll over the old size would leave out.
+        _ = ProcessCollector.countOpenFileDescriptors(refreshingTableSize: true)
+        let oldSize = try #require(
+            status().split(separator: "\n").first { $0.hasPrefix("FDSize:") }.flatMap {
+                Int($0.dropFirst("FDSize:".count).trimmingCharacters(in: .whitespaces))
+            })
+        var limit = rlimit()
+        getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        try #require(limit.rlim_cur >= oldSize + 200, "RLIMIT_NOFILE \(limit.rlim_cur) leaves no room past \(oldSize)")
+        var opened: [Int32] = []
+        defer { for fd in opened { close(fd) } }
+        while opened.count < 10_000, (opened.last ?? 0) < oldSize + 100 {
+            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            try #require(fd >= 0, "open: errno \(errno)")
+            opened.append(fd)
+        }
+        let grown = eventually {
             let counted = ProcessCollector.countOpenFileDescriptors(refreshingTableSize: true) ?? -1
             let listed = ProcessCollector.listOpenFileDescriptors() ?? -100
-            return abs(counted - listed) <= 1 && counted >= table + 290
+            return abs(counted - listed) <= 1
         }
         #expect(grown)
-        let status = try #require(ProcessCollector.readProcFile("/proc/self/status"))
-        let vmRSS = try #require(status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
+        let vmRSS = try #require(status().split(separator: "\n").first { $0.hasPrefix("VmRSS:") })
         let kibibytes = try #require(Double(vmRSS.split(separator: " ", omittingEmptySubsequences: true)[1]))
         #expect(try abs(value("process_resident_memory_bytes") / 1024 - kibibytes) < kibibytes * 0.25)
     }
