@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
@@ -28,84 +27,89 @@ static void let_child_exits_go_unsignalled(void) {
     if (pthread_sigmask(SIG_UNBLOCK, &child_signal, NULL) == 0) unblocked = 1;
 }
 
-static int spawn_without_credentials(pid_t *pid, const char *path, char *const argv[], char *const envp[],
-                                     int stdin_fd, int output_fd, const char *directory) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attributes;
-    int error = posix_spawn_file_actions_init(&actions);
-    if (error != 0) return error;
-    error = posix_spawnattr_init(&attributes);
-    if (error != 0) {
-        posix_spawn_file_actions_destroy(&actions);
-        return error;
+/// What the child does between fork and exec.
+struct child_setup {
+    const char *path;
+    char *const *argv;
+    char *const *envp;
+    int stdin_fd, output_fd, terminal, report_fd;
+    const char *directory;
+    int set_credentials;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    int group_count;
+};
+
+/// The child's side: default signal dispositions, its own process group (or session and terminal),
+/// credentials, directory, standard descriptors, every other descriptor closed, an empty signal
+/// mask, exec. On failure it writes errno to the report pipe and exits. It may share the parent's
+/// memory (vfork), so it writes nothing but its own frame, calls only async-signal-safe functions,
+/// uses raw system calls for credentials (glibc's wrappers would try to reach the parent's other
+/// threads), and never returns.
+__attribute__((noreturn, noinline)) static void exec_child(const struct child_setup *setup) {
+    int failure = 0;
+    // Every disposition back to default: handlers are the parent's and none may run here, and an
+    // ignored signal would stay ignored across exec. The raw system call, because glibc's sigaction
+    // refuses its internal signals 32 and 33 (which posix_spawn leaves ignored in its children).
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        unsigned long mask;
+    } default_action = {SIG_DFL, 0, NULL, 0};
+    for (int signal_number = 1; signal_number <= 64; signal_number++) {
+        if (signal_number != SIGKILL && signal_number != SIGSTOP) {
+            syscall(SYS_rt_sigaction, signal_number, &default_action, NULL, sizeof(default_action.mask));
+        }
     }
-    sigset_t none, all;
-    sigemptyset(&none);
-    sigfillset(&all);
-    // A process group of its own, not a session: see etcha_spawn in cspawn.h.
-    if (!error) error = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    if (!error) error = posix_spawnattr_setpgroup(&attributes, 0);
-    if (!error) error = posix_spawnattr_setsigmask(&attributes, &none);
-    if (!error) error = posix_spawnattr_setsigdefault(&attributes, &all);
-    if (!error) error = posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
-    if (!error) error = posix_spawn_file_actions_adddup2(&actions, output_fd, 1);
-    if (!error) error = posix_spawn_file_actions_adddup2(&actions, output_fd, 2);
-    if (!error) error = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    if (!error && directory) error = posix_spawn_file_actions_addchdir_np(&actions, directory);
-    if (!error) error = posix_spawn(pid, path, &actions, &attributes, argv, envp);
-    posix_spawnattr_destroy(&attributes);
-    posix_spawn_file_actions_destroy(&actions);
-    return error;
+    if ((setup->terminal ? setsid() : setpgid(0, 0)) < 0) failure = errno;
+    if (!failure && setup->terminal && ioctl(setup->stdin_fd, TIOCSCTTY, 0) != 0) failure = errno;
+    if (!failure && setup->set_credentials) {
+        if (syscall(SYS_setgroups, (size_t)setup->group_count, setup->groups) != 0) failure = errno;
+        if (!failure && syscall(SYS_setresgid, setup->gid, setup->gid, setup->gid) != 0) failure = errno;
+        if (!failure && syscall(SYS_setresuid, setup->uid, setup->uid, setup->uid) != 0) failure = errno;
+    }
+    if (!failure && setup->directory && chdir(setup->directory) != 0) failure = errno;
+    if (!failure && dup2(setup->stdin_fd, 0) < 0) failure = errno;
+    if (!failure && dup2(setup->output_fd, 1) < 0) failure = errno;
+    if (!failure && dup2(setup->output_fd, 2) < 0) failure = errno;
+    if (!failure) {
+        int keep = setup->report_fd;
+        // Close everything above 2 but the report pipe (close-on-exec, so exec closes it).
+        if (keep > 3) syscall(SYS_close_range, 3, keep - 1, 0);
+        syscall(SYS_close_range, keep + 1, ~0U, 0);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        execve(setup->path, setup->argv, setup->envp);
+        failure = errno;
+    }
+    (void)!write(setup->report_fd, &failure, sizeof(failure));
+    _exit(127);
 }
 
-/// Forks a child that leads a process group of its own (with `terminal`, a session of its own with
+/// Starts a child that leads a process group of its own (with `terminal`, a session of its own with
 /// `stdin_fd`, a terminal, as its controlling terminal), takes `stdin_fd` as standard input and
 /// `output_fd` as standard output and error, optionally the given credentials, then execs.
-static int fork_and_exec(pid_t *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd,
-                         int output_fd, int terminal, const char *directory, int set_credentials, uid_t uid,
-                         gid_t gid, const gid_t *groups, int group_count) {
+///
+/// The common path (no credentials, no terminal) uses vfork: the child borrows the parent's memory
+/// and stack until it execs, as posix_spawn's clone does, but without posix_spawn's separate child
+/// stack, whose munmap in a many-threaded process costs a TLB shootdown on every other CPU. The
+/// rare paths fork.
+static int start_child(pid_t *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd,
+                       int output_fd, int terminal, const char *directory, int set_credentials, uid_t uid,
+                       gid_t gid, const gid_t *groups, int group_count) {
     // The child reports an exec failure through this pipe (closed on a successful exec).
     int report[2];
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
+    const struct child_setup setup = {path, argv, envp, stdin_fd, output_fd, terminal, report[1], directory,
+                                      set_credentials, uid, gid, groups, group_count};
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t child = fork();
-    if (child == 0) {
-        // Only async-signal-safe calls from here on, and raw system calls for credentials: glibc's
-        // wrappers would try to reach the parent's other threads.
-        int failure = 0;
-        for (int signal_number = 1; signal_number < NSIG; signal_number++) {
-            struct sigaction action;
-            memset(&action, 0, sizeof(action));
-            action.sa_handler = SIG_DFL;
-            sigaction(signal_number, &action, NULL);
-        }
-        if ((terminal ? setsid() : setpgid(0, 0)) < 0) failure = errno;
-        if (!failure && terminal && ioctl(stdin_fd, TIOCSCTTY, 0) != 0) failure = errno;
-        if (!failure && set_credentials) {
-            if (syscall(SYS_setgroups, (size_t)group_count, groups) != 0) failure = errno;
-            if (!failure && syscall(SYS_setresgid, gid, gid, gid) != 0) failure = errno;
-            if (!failure && syscall(SYS_setresuid, uid, uid, uid) != 0) failure = errno;
-        }
-        if (!failure && directory && chdir(directory) != 0) failure = errno;
-        if (!failure && dup2(stdin_fd, 0) < 0) failure = errno;
-        if (!failure && dup2(output_fd, 1) < 0) failure = errno;
-        if (!failure && dup2(output_fd, 2) < 0) failure = errno;
-        if (!failure) {
-            int keep = report[1];
-            // Close everything above 2 but the report pipe (close-on-exec, so exec closes it).
-            if (keep > 3) syscall(SYS_close_range, 3, keep - 1, 0);
-            syscall(SYS_close_range, keep + 1, ~0U, 0);
-            sigset_t none;
-            sigemptyset(&none);
-            sigprocmask(SIG_SETMASK, &none, NULL);
-            execve(path, argv, envp);
-            failure = errno;
-        }
-        (void)!write(report[1], &failure, sizeof(failure));
-        _exit(127);
-    }
+    pid_t child = (terminal || set_credentials) ? fork() : vfork();
+    if (child == 0) exec_child(&setup);
     int fork_error = child < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
     close(report[1]);
@@ -128,11 +132,8 @@ int etcha_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
                 const char *directory, int set_credentials, uid_t uid, gid_t gid, const gid_t *groups,
                 int group_count) {
     let_child_exits_go_unsignalled();
-    if (set_credentials) {
-        return fork_and_exec(pid, path, argv, envp, stdin_fd, output_fd, 0, directory, 1, uid, gid, groups,
-                             group_count);
-    }
-    return spawn_without_credentials(pid, path, argv, envp, stdin_fd, output_fd, directory);
+    return start_child(pid, path, argv, envp, stdin_fd, output_fd, 0, directory, set_credentials, uid, gid, groups,
+                       group_count);
 }
 
 int etcha_pidfd_open(pid_t pid) {
@@ -166,8 +167,8 @@ int etcha_spawn_terminal(pid_t *pid, int *controller, const char *path, char *co
     // The shell's user owns its terminal, as after a login.
     if (!error && set_credentials && fchown(terminal, uid, (gid_t)-1) != 0) error = errno;
     if (!error) {
-        error = fork_and_exec(pid, path, argv, envp, terminal, terminal, 1, directory, set_credentials, uid, gid,
-                              groups, group_count);
+        error = start_child(pid, path, argv, envp, terminal, terminal, 1, directory, set_credentials, uid, gid,
+                            groups, group_count);
     }
     if (terminal >= 0) close(terminal);
     if (error && !(*pid > 0)) {

@@ -91,6 +91,25 @@ import Testing
         #expect(parts[1] == mine.split(separator: " ").first.map(String.init) ?? "", "the agent's autogroup")
     }
 
+    /// A step starts with no signal blocked or ignored, although the agent ignores SIGPIPE and the
+    /// spawning thread (libdispatch's) blocks every signal, on the vfork path and on the fork path
+    /// taken to change user.
+    @Test(arguments: [false, true]) func aStepStartsWithDefaultSignals(asAnotherUser: Bool) async throws {
+        try #require(!asAnotherUser || getuid() == 0, "changing user needs root")
+        var exec = ResolvedExec.shell
+        if asAnotherUser { (exec.user, exec.group) = ("nobody", "nogroup") }
+        let result = await StepRunner.run(
+            "exec grep -E '^Sig(Blk|Ign):' /proc/self/status", exec: exec, environment: [:], stdin: "",
+            deadline: .now + .seconds(10))
+        #expect(result.status == 0, "\(result)")
+        #expect(result.output == "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n")
+        let status = try String(contentsOfFile: "/proc/self/status", encoding: .utf8)
+        let ours = try #require(status.split(separator: "\n").first { $0.hasPrefix("SigIgn:") })
+        let ignored = try #require(
+            UInt64(ours.dropFirst("SigIgn:".count).trimmingCharacters(in: .whitespaces), radix: 16))
+        #expect(ignored & (1 << (SIGPIPE - 1)) != 0, "the agent itself ignores SIGPIPE")
+    }
+
     @Test func outputIsCutAtOneMebibyteWithAMark() async throws {
         let result = await StepRunner.run(
             "head -c 5242880 /dev/zero | tr '\\0' 'x'", exec: .shell, environment: [:], stdin: "",

@@ -24,6 +24,10 @@ struct ChildProcess {
     /// Writing to a pipe whose reader has exited must be an error, not a signal that ends the agent.
     private static let pipeSignalIgnored: Void = { signal(SIGPIPE, SIG_IGN) }()
 
+    /// Standard input of a step with none: one descriptor for the agent's life (close-on-exec; the
+    /// child's dup2 to 0 keeps its copy), rather than an open and a close of /dev/null per step.
+    private static let nullInput = open("/dev/null", O_RDONLY | O_CLOEXEC)
+
     /// Runs the process until it exits, the deadline passes, or the task is cancelled.
     func run(deadline: ContinuousClock.Instant, outputLimit: Int) async -> StepResult {
         Self.pipeSignalIgnored
@@ -63,9 +67,13 @@ struct ChildProcess {
         var input: [Int32] = [-1, -1]
         guard etcha_pipe(&output) == 0 else { return failure("cannot create a pipe: \(errnoText())") }
         defer { for fd in output + input where fd >= 0 { close(fd) } }
+        let childInput: Int32
         if stdin.isEmpty {
-            input[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)
-        } else if etcha_pipe(&input) != 0 {
+            guard Self.nullInput >= 0 else { return failure("cannot open /dev/null") }
+            childInput = Self.nullInput
+        } else if etcha_pipe(&input) == 0 {
+            childInput = input[0]
+        } else {
             return failure("cannot create a pipe: \(errnoText())")
         }
 
@@ -75,7 +83,7 @@ struct ChildProcess {
                 let groups = credentials?.groups ?? []
                 return groups.withUnsafeBufferPointer { groupPointer in
                     etcha_spawn(
-                        &pid, executable, argv, envp, input[0], output[1], workDir.isEmpty ? nil : workDir,
+                        &pid, executable, argv, envp, childInput, output[1], workDir.isEmpty ? nil : workDir,
                         credentials == nil ? 0 : 1, credentials?.uid ?? 0, credentials?.gid ?? 0,
                         groupPointer.baseAddress, Int32(groups.count))
                 }
@@ -84,8 +92,10 @@ struct ChildProcess {
         // The child holds its own copies now; closing ours lets end of file arrive when it exits.
         close(output[1])
         output[1] = -1
-        close(input[0])
-        input[0] = -1
+        if input[0] >= 0 {
+            close(input[0])
+            input[0] = -1
+        }
         if spawnError != 0 {
             if pid > 0 { reap(pid) }
             return failure("cannot run \(executable): \(String(cString: strerror(spawnError)))")

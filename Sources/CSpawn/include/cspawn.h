@@ -14,7 +14,7 @@
 /// and the 99th percentile answer took 64 ms instead of 6.5 ms.
 ///
 /// With `set_credentials`, the child also takes `groups`, `gid` and `uid` (only root may); that
-/// path forks, the other uses posix_spawn, which costs far less in a large process.
+/// path and the terminal path fork; the common path uses vfork (see start_child in spawn.c).
 ///
 /// Returns 0 and sets `*pid`, or an errno value.
 int etcha_spawn(pid_t *pid, const char *path, char *const argv[], char *const envp[], int stdin_fd, int output_fd,
