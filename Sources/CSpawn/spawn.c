@@ -41,17 +41,39 @@ struct child_setup {
     int group_count;
 };
 
+/// ThreadSanitizer turns vfork into fork, and a fork of a sanitized process holds the sanitizer's
+/// global locks while it copies a vast address space: a thousand steps stalled every other test's
+/// event loop. glibc's own entry point is not intercepted, and the child below runs no
+/// instrumented code and calls no intercepted function, so the sanitized build spawns as the
+/// shipped one does.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+extern pid_t __vfork(void) __attribute__((returns_twice));
+#define ETCHA_VFORK __vfork
+#endif
+#endif
+#ifndef ETCHA_VFORK
+#define ETCHA_VFORK vfork
+#endif
+
+/// `new_fd` becomes a copy of `old_fd` without close-on-exec (dup2 with raw system calls).
+__attribute__((disable_sanitizer_instrumentation)) static long duplicate(int old_fd, int new_fd) {
+    if (old_fd == new_fd) return syscall(SYS_fcntl, new_fd, F_SETFD, 0);
+    return syscall(SYS_dup3, old_fd, new_fd, 0);
+}
+
 /// The child's side: default signal dispositions, its own process group (or session and terminal),
 /// credentials, directory, standard descriptors, every other descriptor closed, an empty signal
 /// mask, exec. On failure it writes errno to the report pipe and exits. It may share the parent's
-/// memory (vfork), so it writes nothing but its own frame, calls only async-signal-safe functions,
-/// uses raw system calls for credentials (glibc's wrappers would try to reach the parent's other
-/// threads), and never returns.
-__attribute__((noreturn, noinline)) static void exec_child(const struct child_setup *setup) {
-    int failure = 0;
+/// memory (vfork), so it writes nothing but its own frame and uses raw system calls only: glibc's
+/// wrappers for credentials would try to reach the parent's other threads, and sanitizers'
+/// interceptors would record the child's calls as the parent's. It never returns.
+__attribute__((noreturn, noinline, disable_sanitizer_instrumentation)) static void exec_child(
+    const struct child_setup *setup) {
+    long failed = 0;
     // Every disposition back to default: handlers are the parent's and none may run here, and an
-    // ignored signal would stay ignored across exec. The raw system call, because glibc's sigaction
-    // refuses its internal signals 32 and 33 (which posix_spawn leaves ignored in its children).
+    // ignored signal would stay ignored across exec. (glibc's sigaction refuses its internal
+    // signals 32 and 33, which posix_spawn leaves ignored in its children.)
     struct {
         void (*handler)(int);
         unsigned long flags;
@@ -63,30 +85,31 @@ __attribute__((noreturn, noinline)) static void exec_child(const struct child_se
             syscall(SYS_rt_sigaction, signal_number, &default_action, NULL, sizeof(default_action.mask));
         }
     }
-    if ((setup->terminal ? setsid() : setpgid(0, 0)) < 0) failure = errno;
-    if (!failure && setup->terminal && ioctl(setup->stdin_fd, TIOCSCTTY, 0) != 0) failure = errno;
-    if (!failure && setup->set_credentials) {
-        if (syscall(SYS_setgroups, (size_t)setup->group_count, setup->groups) != 0) failure = errno;
-        if (!failure && syscall(SYS_setresgid, setup->gid, setup->gid, setup->gid) != 0) failure = errno;
-        if (!failure && syscall(SYS_setresuid, setup->uid, setup->uid, setup->uid) != 0) failure = errno;
+    failed = setup->terminal ? syscall(SYS_setsid) < 0 : syscall(SYS_setpgid, 0, 0);
+    if (!failed && setup->terminal) failed = syscall(SYS_ioctl, setup->stdin_fd, TIOCSCTTY, 0);
+    if (!failed && setup->set_credentials) {
+        failed = syscall(SYS_setgroups, (size_t)setup->group_count, setup->groups);
+        if (!failed) failed = syscall(SYS_setresgid, setup->gid, setup->gid, setup->gid);
+        if (!failed) failed = syscall(SYS_setresuid, setup->uid, setup->uid, setup->uid);
     }
-    if (!failure && setup->directory && chdir(setup->directory) != 0) failure = errno;
-    if (!failure && dup2(setup->stdin_fd, 0) < 0) failure = errno;
-    if (!failure && dup2(setup->output_fd, 1) < 0) failure = errno;
-    if (!failure && dup2(setup->output_fd, 2) < 0) failure = errno;
-    if (!failure) {
+    if (!failed && setup->directory) failed = syscall(SYS_chdir, setup->directory);
+    if (!failed) failed = duplicate(setup->stdin_fd, 0) < 0;
+    if (!failed) failed = duplicate(setup->output_fd, 1) < 0;
+    if (!failed) failed = duplicate(setup->output_fd, 2) < 0;
+    if (!failed) {
         int keep = setup->report_fd;
         // Close everything above 2 but the report pipe (close-on-exec, so exec closes it).
         if (keep > 3) syscall(SYS_close_range, 3, keep - 1, 0);
         syscall(SYS_close_range, keep + 1, ~0U, 0);
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        execve(setup->path, setup->argv, setup->envp);
-        failure = errno;
+        unsigned long none = 0;
+        syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none));
+        syscall(SYS_execve, setup->path, setup->argv, setup->envp);
     }
-    (void)!write(setup->report_fd, &failure, sizeof(failure));
-    _exit(127);
+    // syscall(2) left the reason in errno (the parent's thread's, which reads it only after its own calls).
+    int failure = errno;
+    syscall(SYS_write, setup->report_fd, &failure, sizeof(failure));
+    syscall(SYS_exit_group, 127);
+    __builtin_unreachable();
 }
 
 /// Starts a child that leads a process group of its own (with `terminal`, a session of its own with
@@ -108,7 +131,7 @@ static int start_child(pid_t *pid, const char *path, char *const argv[], char *c
     sigset_t all, previous;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
-    pid_t child = (terminal || set_credentials) ? fork() : vfork();
+    pid_t child = (terminal || set_credentials) ? fork() : ETCHA_VFORK();
     if (child == 0) exec_child(&setup);
     int fork_error = child < 0 ? errno : 0;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
