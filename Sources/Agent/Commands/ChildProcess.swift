@@ -3,9 +3,9 @@ import Dispatch
 import Foundation
 import Glibc
 
-/// One child process run to its end: spawned in a process group of its own by `CSpawn`
-/// (posix_spawn, or fork for another user), fed its standard input, its combined output read up to
-/// a limit, reaped.
+/// One child process run to its end: started in a process group of its own by `CSpawn` (vfork and
+/// exec, or fork for another user), fed its standard input, its combined output read up to a limit,
+/// reaped.
 ///
 /// The waiting happens on a thread of its own blocked in `poll(2)` on the output pipe, a pidfd that
 /// becomes readable when the child exits, and an eventfd that cancellation signals. A step ends
@@ -68,9 +68,13 @@ struct ChildProcess {
         guard etcha_pipe(&output) == 0 else { return failure("cannot create a pipe: \(errnoText())") }
         defer { for fd in output + input where fd >= 0 { close(fd) } }
         let childInput: Int32
-        if stdin.isEmpty {
-            guard Self.nullInput >= 0 else { return failure("cannot open /dev/null") }
+        if stdin.isEmpty && Self.nullInput >= 0 {
             childInput = Self.nullInput
+        } else if stdin.isEmpty {
+            // The shared descriptor could not be opened (descriptors ran out at the first step, say).
+            input[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard input[0] >= 0 else { return failure("cannot open /dev/null: \(errnoText())") }
+            childInput = input[0]
         } else if etcha_pipe(&input) == 0 {
             childInput = input[0]
         } else {
