@@ -91,8 +91,8 @@ import Testing
         // Other suites open and close descriptors meanwhile, so the two counts are taken back to back
         // until they agree, with a pause between tries to let a burst of connections pass.
         func eventually(_ agreement: () -> Bool) -> Bool {
-            (0..<200).contains { try_ in
-                if try_ > 0 { usleep(5_000) }
+            (0..<200).contains { attempt in
+                if attempt > 0 { usleep(5_000) }
                 return agreement()
             }
         }
