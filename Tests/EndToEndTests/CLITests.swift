@@ -185,8 +185,10 @@ import Testing
             """)
         let running = try Binary.start(["run"], in: scratch.path, environment: [:])
         let deadline = Date().addingTimeInterval(10)
-        while scratch.read("pid") == nil && Date() < deadline { usleep(20_000) }
-        let pid = try #require(Int32(scratch.read("pid")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
+        // The shell creates the file before it writes the pid into it.
+        func written() -> Int32? { Int32(scratch.read("pid")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") }
+        while written() == nil && Date() < deadline { usleep(20_000) }
+        let pid = try #require(written())
         let started = Date()
         kill(running.process.processIdentifier, SIGTERM)
         let out = Binary.wait(for: running, timeout: 15)
