@@ -44,6 +44,14 @@ enum Binary {
 
         var stderr: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
         var stdout: String { (try? String(contentsOfFile: stdoutFile, encoding: .utf8)) ?? "" }
+
+        /// SIGKILL and wait, unless it has exited: for a `defer`, so that a test stopped by a failed
+        /// requirement before its own shutdown does not leave an agent running.
+        func killIfRunning() {
+            guard process.isRunning else { return }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     static func start(

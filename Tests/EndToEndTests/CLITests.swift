@@ -166,6 +166,7 @@ import Testing
             """)
         let running = try Binary.start(
             ["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, environment: [:])
+        defer { running.killIfRunning() }
         let deadline = Date().addingTimeInterval(10)
         // "listening" comes once the service group runs, so its SIGTERM handler is in place.
         while !running.stderr.contains("listening on") && Date() < deadline { usleep(20_000) }
@@ -184,6 +185,7 @@ import Testing
              "sources": {"slow": {"commands": [{"id": "slow", "always": true, "change": "echo $$ > \(scratch.path)/pid; sleep 60"}]}}}
             """)
         let running = try Binary.start(["run"], in: scratch.path, environment: [:])
+        defer { running.killIfRunning() }
         let deadline = Date().addingTimeInterval(10)
         // The shell creates the file before it writes the pid into it.
         func written() -> Int32? { Int32(scratch.read("pid")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") }
