@@ -12,7 +12,9 @@ struct RateLimitMiddleware: RouterMiddleware {
     func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        if let wait = gate.retryAfter(request, peer: context.peer) {
+        // The client is worked out once: for the limit, and for counting a failure.
+        let client = gate.identity.client(of: request, peer: context.peer)
+        if let wait = gate.limiter.retryAfter(for: client) {
             let seconds = max(
                 1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
             return Response(
@@ -21,17 +23,17 @@ struct RateLimitMiddleware: RouterMiddleware {
         }
         do {
             let response = try await next(request, context)
-            count(response.status, request: request, peer: context.peer)
+            count(response.status, path: request.uri.path, client: client)
             return response
         } catch let error as any HTTPResponseError {
-            count(error.status, request: request, peer: context.peer)
+            count(error.status, path: request.uri.path, client: client)
             throw error
         }
     }
 
-    private func count(_ status: HTTPResponse.Status, request: Request, peer: SocketAddress?) {
+    private func count(_ status: HTTPResponse.Status, path: String, client: String) {
         guard status.code >= 400 else { return }
-        if status == .notFound && !request.uri.path.hasPrefix("/etcha/") { return }
-        gate.limiter.recordFailure(of: gate.identity.client(of: request, peer: peer))
+        if status == .notFound && !path.hasPrefix("/etcha/") { return }
+        gate.limiter.recordFailure(of: client)
     }
 }

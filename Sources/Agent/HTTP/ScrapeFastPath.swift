@@ -32,7 +32,7 @@ final class ScrapeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// The answer to `head` when it is a scrape this handler may answer, else nil.
         func answer(_ head: HTTPRequest, peer: SocketAddress?) -> (HTTPResponse, ByteBuffer)? {
             guard head.method == .get, let path = head.path, path.hasPrefix(SystemRoutes.metricsPath),
-                head.headerFields[.connection] != "close", head.headerFields[.transferEncoding] == nil,
+                !asksToClose(head), head.headerFields[.transferEncoding] == nil,
                 head.headerFields[.contentLength] == nil || head.headerFields[.contentLength] == "0"
             else { return nil }
             let request = Request(head: head, body: .init(buffer: ByteBuffer()))
@@ -44,6 +44,13 @@ final class ScrapeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             headers[.contentLength] = String(body.readableBytes)
             headers[.date] = date.now
             return (HTTPResponse(status: .ok, headerFields: headers), body)
+        }
+
+        /// Whether the request's `Connection` header holds the token `close` (in any case).
+        private func asksToClose(_ head: HTTPRequest) -> Bool {
+            head.headerFields[values: .connection].contains { value in
+                value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
+            }
         }
     }
 
