@@ -132,12 +132,12 @@ PY
 )"
 # 8 connections, in alternating rounds (which server goes first alternates too): with the CPU
 # saturated by the commands, one run of each a few seconds apart moved the ratio by ±10% here as
-# the machine's speed drifted. The row gives both servers' totals over all rounds, the median
+# the machine's speed drifted. The row gives both servers' mean rate over the rounds, the median
 # round's p99 for each, and the median and range of the per-round ratios.
+agent_url="https://127.0.0.1:$agent_port/hook"
+webhook_url="https://127.0.0.1:$webhook_port/hooks/hook"
+seconds=$(( (duration + 1) / 2 ))
 for round in $(seq "${WEBHOOK8_ROUNDS:-6}"); do
-  agent_url="https://127.0.0.1:$agent_port/hook"
-  webhook_url="https://127.0.0.1:$webhook_port/hooks/hook"
-  seconds=$(( (duration + 1) / 2 ))
   if (( round % 2 )); then
     read -r a_rps _ a_p99 <<<"$(wrk_measure 2 8 "$seconds" "$agent_url")"
     read -r w_rps _ w_p99 <<<"$(wrk_measure 2 8 "$seconds" "$webhook_url")"

@@ -45,12 +45,12 @@ enum Binary {
         var stderr: String { (try? String(contentsOfFile: stderrFile, encoding: .utf8)) ?? "" }
         var stdout: String { (try? String(contentsOfFile: stdoutFile, encoding: .utf8)) ?? "" }
 
-        /// SIGKILL and wait, unless it has exited: for a `defer`, so that a test stopped by a failed
-        /// requirement before its own shutdown does not leave an agent running.
-        func killIfRunning() {
+        /// SIGTERM and wait (SIGKILL after 15 s), unless it has exited already: for a `defer`, so
+        /// that no way out of a test, a failed requirement included, leaves an agent running.
+        func stop() {
             guard process.isRunning else { return }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            kill(process.processIdentifier, SIGTERM)
+            _ = Binary.wait(for: self, timeout: 15)
         }
     }
 

@@ -166,7 +166,7 @@ import Testing
             """)
         let running = try Binary.start(
             ["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, environment: [:])
-        defer { running.killIfRunning() }
+        defer { running.stop() }
         let deadline = Date().addingTimeInterval(10)
         // "listening" comes once the service group runs, so its SIGTERM handler is in place.
         while !running.stderr.contains("listening on") && Date() < deadline { usleep(20_000) }
@@ -185,7 +185,7 @@ import Testing
              "sources": {"slow": {"commands": [{"id": "slow", "always": true, "change": "echo $$ > \(scratch.path)/pid; sleep 60"}]}}}
             """)
         let running = try Binary.start(["run"], in: scratch.path, environment: [:])
-        defer { running.killIfRunning() }
+        defer { running.stop() }
         let deadline = Date().addingTimeInterval(10)
         // The shell creates the file before it writes the pid into it.
         func written() -> Int32? { Int32(scratch.read("pid")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") }
@@ -259,10 +259,7 @@ import Testing
                {"id": "answer", "always": true, "change": "printf 'hi %s' \\"$ETCHA_WEBHOOK_QUERY\\"", "onChange": ["etcha:webhookBody"]}]}}}
             """)
         let running = try Binary.start(["run"], in: scratch.path, environment: [:])
-        defer {
-            kill(running.process.processIdentifier, SIGTERM)
-            _ = Binary.wait(for: running, timeout: 15)
-        }
+        defer { running.stop() }
         let port = Binary.port(of: running)
         #expect(!port.isEmpty, "\(running.stderr)")
         func curl(_ arguments: String) throws -> String {
@@ -302,10 +299,7 @@ import Testing
                {"id": "ok", "always": true, "change": "echo ok", "onChange": ["etcha:webhookBody"]}]}}}
             """)
         let running = try Binary.start(["run"], in: scratch.path, environment: [:])
-        defer {
-            kill(running.process.processIdentifier, SIGTERM)
-            _ = Binary.wait(for: running, timeout: 15)
-        }
+        defer { running.stop() }
         let port = Binary.port(of: running)
         try #require(!port.isEmpty, "\(running.stderr)")
         let pid = running.process.processIdentifier
@@ -401,10 +395,7 @@ import Testing
              "httpServer": {"listenAddress": "127.0.0.1:0"}, "sources": {"web": {"allowPush": true, "exec": {"allowOverride": true}}}}
             """)
         let agent = try Binary.start(["-c", "agent.json", "run"], in: scratch.path, environment: [:])
-        defer {
-            kill(agent.process.processIdentifier, SIGTERM)
-            _ = Binary.wait(for: agent, timeout: 15)
-        }
+        defer { agent.stop() }
         let port = Binary.port(of: agent)
         // libjsonnet is loaded by the first render, not at startup (its configuration here is JSON).
         // Read to end of file: String(contentsOfFile:) stops after the first 4 KiB of a /proc file.

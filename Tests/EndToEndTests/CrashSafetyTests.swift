@@ -43,7 +43,7 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         for round in 0..<50 {
             let agent = try Binary.start(["run"], in: scratch.path, environment: [:])
-            defer { agent.killIfRunning() }
+            defer { agent.stop() }
             let port = Binary.port(of: agent)
             #expect(!port.isEmpty, "round \(round): \(agent.stderr)")
             // The restored state is the last push answered 200, or the one that was in flight.

@@ -52,10 +52,7 @@ import Testing
         let first = try Self.build(scratch, "first")
         let second = try Self.build(scratch, "second")
         let agent = try Binary.start(["run"], in: scratch.path, environment: [:])
-        defer {
-            kill(agent.process.processIdentifier, SIGTERM)
-            _ = Binary.wait(for: agent, timeout: 15)
-        }
+        defer { agent.stop() }
         let port = Binary.port(of: agent)
         try #require(!port.isEmpty, "\(agent.stderr)")
         #expect(try Self.push(scratch, "first", port: port).status == 0)
@@ -118,10 +115,7 @@ import Testing
         // Without the limit, the next start restores the token that was saved, and carries on.
         try FileManager.default.removeItem(atPath: scratch.path + "/small")
         let agent = try Binary.start(["run"], in: scratch.path, environment: [:])
-        defer {
-            kill(agent.process.processIdentifier, SIGTERM)
-            _ = Binary.wait(for: agent, timeout: 15)
-        }
+        defer { agent.stop() }
         #expect(Ecosystem.eventually(within: 20) { FileManager.default.fileExists(atPath: scratch.path + "/small") })
         #expect(agent.stderr.contains("msg=restored"))
     }

@@ -36,10 +36,7 @@ import Testing
     @Test func aRealPrometheusScrapesBothJobsSeesPushedCommandsAndTheShellAlert() throws {
         let node = try Node(sources: #""web": {"allowPush": true}, "debug": {"shell": "/bin/sh"}"#)
         let agent = try Binary.start(["run"], in: node.scratch.path, environment: [:])
-        defer {
-            kill(agent.process.processIdentifier, SIGTERM)
-            _ = Binary.wait(for: agent, timeout: 15)
-        }
+        defer { agent.stop() }
         let port = Binary.port(of: agent)
         try #require(!port.isEmpty, "\(agent.stderr)")
 
@@ -153,10 +150,7 @@ import Testing
                 #""tick": {"commands": [{"id": "t", "always": true, "change": "true"}]}, "debug": {"shell": "/bin/sh"}, "web": {"allowPush": true}"#
         )
         let agent = try Binary.start(["run"], in: node.scratch.path, environment: [:])
-        defer {
-            kill(agent.process.processIdentifier, SIGTERM)
-            _ = Binary.wait(for: agent, timeout: 15)
-        }
+        defer { agent.stop() }
         let port = Binary.port(of: agent)
         try #require(!port.isEmpty, "\(agent.stderr)")
         let shell = try Ecosystem.sh(
@@ -251,10 +245,7 @@ import Testing
         )
         node.scratch.write("etcha.json", config)
         let agent = try Binary.start(["run"], in: node.scratch.path, environment: [:])
-        defer {
-            kill(agent.process.processIdentifier, SIGTERM)
-            _ = Binary.wait(for: agent, timeout: 15)
-        }
+        defer { agent.stop() }
         let pulled = node.scratch.path + "/files/pulled"
         #expect(
             Ecosystem.eventually(within: 20) {
