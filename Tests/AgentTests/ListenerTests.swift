@@ -526,7 +526,9 @@ import Testing
         let readiness = Readiness()
         let shells = ShellSessions(sources: sources, config: loaded.config, metrics: metrics, logger: quietLogger)
         let router = Listener.router(
-            config: loaded.config, sources: sources, shells: shells, metrics: metrics, readiness: readiness)
+            config: loaded.config, sources: sources, shells: shells, readiness: readiness,
+            gate: FailureGate(config: loaded.config),
+            systemRoutes: SystemRoutes(metrics: metrics, metricsKey: "", readiness: readiness))
         try await Application(router: router).test(.router) { client in
             #expect(
                 try await client.execute(uri: "/etcha/v1/system/health", method: .get).status == .serviceUnavailable)

@@ -63,15 +63,8 @@ public final class Listener: Service, Sendable {
     }
 
     /// Every route behind its middleware, in the order requests meet them: the failure limit, then
-    /// webhooks (any method on their paths), then the `/etcha/v1/` routes.
-    public static func router(
-        config: Config, sources: SourceSet, shells: ShellSessions, metrics: EtchaMetrics, readiness: Readiness
-    ) -> Router<AgentRequestContext> {
-        router(
-            config: config, sources: sources, shells: shells, readiness: readiness, gate: FailureGate(config: config),
-            systemRoutes: SystemRoutes(metrics: metrics, metricsKey: config.run.systemMetricsKey, readiness: readiness))
-    }
-
+    /// webhooks (any method on their paths), then the `/etcha/v1/` routes. The failure limit and the
+    /// metrics route are shared with ``ScrapeFastPath``.
     static func router(
         config: Config, sources: SourceSet, shells: ShellSessions, readiness: Readiness, gate: FailureGate,
         systemRoutes: SystemRoutes
