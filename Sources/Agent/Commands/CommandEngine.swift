@@ -250,6 +250,6 @@ private struct StepLogger {
     }
 
     private func metadata() -> Logger.Metadata {
-        ["commandID": "\(command)", "commandMode": "\(mode.rawValue)"]
+        ["commandID": .string(command), "commandMode": .string(mode.rawValue)]
     }
 }

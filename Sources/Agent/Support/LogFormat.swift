@@ -1,4 +1,4 @@
-import Foundation
+import Glibc
 import Logging
 
 /// How log lines are written: logfmt (`level=info msg="…" source=web`, the default, as Etcha
@@ -30,35 +30,83 @@ public struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    /// Writes one entry.
+    /// Writes one entry as one `write(2)` to standard error (so lines from several threads do not
+    /// interleave); a line that cannot be written is dropped, never an error of its caller.
     public func log(event: LogEvent) {
-        let level = event.level
-        let message = event.message
-        var fields = metadata
-        if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-        var line = ""
-        switch format {
-        case .logfmt:
-            line = "level=\(level.rawValue) msg=\(Self.logfmtQuote(message.description))"
-            for key in fields.keys.sorted() {
-                line += " \(key)=\(Self.logfmtQuote(fields[key]!.description))"
+        let line = self.line(for: event)
+        line.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0 && errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
             }
-        case .json:
-            var object: [String: JSON] = ["level": .string(level.rawValue), "msg": .string(message.description)]
-            for (key, value) in fields { object[key] = .string(value.description) }
-            line = JSON.object(object).text
         }
-        line += "\n"
-        FileHandle.standardError.write(Data(line.utf8))
     }
 
-    static func logfmtQuote(_ value: String) -> String {
+    /// The entry's line, newline included. Built as bytes: an entry is written for every command a
+    /// webhook runs, and building it through string interpolation and dictionary merges cost more
+    /// than the `write(2)` (measured with `perf record`).
+    func line(for event: LogEvent) -> [UInt8] {
+        var line: [UInt8] = []
+        line.reserveCapacity(256)
+        let fields = Self.fields(metadata, event.metadata)
+        switch format {
+        case .logfmt:
+            line.append(contentsOf: "level=".utf8)
+            line.append(contentsOf: event.level.rawValue.utf8)
+            line.append(contentsOf: " msg=".utf8)
+            Self.appendLogfmt(event.message.description, to: &line)
+            for (key, value) in fields {
+                line.append(UInt8(ascii: " "))
+                line.append(contentsOf: key.utf8)
+                line.append(UInt8(ascii: "="))
+                Self.appendLogfmt(value.description, to: &line)
+            }
+        case .json:
+            var object: [String: JSON] = [
+                "level": .string(event.level.rawValue), "msg": .string(event.message.description),
+            ]
+            for (key, value) in fields { object[key] = .string(value.description) }
+            line.append(contentsOf: JSON.object(object).text.utf8)
+        }
+        line.append(UInt8(ascii: "\n"))
+        return line
+    }
+
+    /// The handler's metadata with the entry's over it, sorted by key.
+    private static func fields(_ base: Logger.Metadata, _ extra: Logger.Metadata?) -> [(String, Logger.MetadataValue)] {
+        var fields = base.map { ($0.key, $0.value) }
+        for (key, value) in extra ?? [:] {
+            if let index = fields.firstIndex(where: { $0.0 == key }) {
+                fields[index].1 = value
+            } else {
+                fields.append((key, value))
+            }
+        }
+        fields.sort { $0.0 < $1.0 }
+        return fields
+    }
+
+    /// Appends `value` bare when it is printable ASCII without a space, quote, `=` or backslash,
+    /// else quoted.
+    private static func appendLogfmt(_ value: String, to line: inout [UInt8]) {
         let plain =
             !value.isEmpty
-            && value.unicodeScalars.allSatisfy {
-                $0.value > 0x20 && $0 != "\"" && $0 != "=" && $0 != "\\" && $0.value < 0x7f
+            && !value.utf8.contains {
+                $0 <= 0x20 || $0 >= 0x7f || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "=")
+                    || $0 == UInt8(ascii: "\\")
             }
         // A JSON string is a valid quoted logfmt value, and also escapes other control characters.
-        return plain ? value : JSON.string(value).text
+        if plain {
+            line.append(contentsOf: value.utf8)
+        } else {
+            line.append(contentsOf: JSON.string(value).text.utf8)
+        }
     }
 }
