@@ -97,7 +97,8 @@ public final class EtchaMetrics: Sendable {
     }
 
     /// The whole exposition in Prometheus text format 0.0.4: the registry (rendered again only when
-    /// something changed since the last scrape), then the process metrics, read now.
+    /// something changed since the last scrape), then the process metrics (read at most
+    /// ``ProcessCollector/maximumAge`` earlier).
     public func exposition() -> [UInt8] {
         let current = generation.load(ordering: .acquiring)
         var buffer = rendered.withLockedValue { cache in

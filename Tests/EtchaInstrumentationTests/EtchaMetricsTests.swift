@@ -131,6 +131,36 @@ import Testing
         #expect(try abs(value("process_resident_memory_bytes") / 1024 - kibibytes) < kibibytes * 0.25)
     }
 
+    @Test func scrapesCloseTogetherShareOneProcessRead() throws {
+        let collector = ProcessCollector()
+        func cpuSeconds(_ text: [UInt8]) throws -> Double {
+            let line = try #require(
+                String(decoding: text, as: UTF8.self).split(separator: "\n").first {
+                    $0.hasPrefix("process_cpu_seconds_total ")
+                })
+            return try #require(Double(line.split(separator: " ")[1]))
+        }
+        func emitted(at instant: ContinuousClock.Instant) -> [UInt8] {
+            var buffer: [UInt8] = []
+            collector.emit(into: &buffer, now: instant)
+            return buffer
+        }
+        let start = ContinuousClock.now
+        let first = emitted(at: start)
+        // Burn 30 ms of this thread's CPU, which a fresh read must show (the counter ticks every 10 ms).
+        func threadCPU() -> Double {
+            var time = timespec()
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
+            return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+        }
+        let burnStart = threadCPU()
+        var sink = 0
+        while threadCPU() - burnStart < 0.03 { sink &+= Int.random(in: 0...1) }
+        #expect(sink >= 0)
+        #expect(emitted(at: start + .milliseconds(99)) == first)
+        #expect(try cpuSeconds(emitted(at: start + ProcessCollector.maximumAge)) >= cpuSeconds(first) + 0.02)
+    }
+
     @Test func procFilesAreReadPastTheFirstPage() throws {
         // This test process maps well over a page of /proc/self/maps; /proc/stat does on machines
         // with many interrupt lines, and its btime line comes after them.
