@@ -69,7 +69,7 @@ final class ProcessCollector: Sendable {
     }
 
     /// Fields of `/proc/self/stat` after the command name (which may hold spaces, hence the last `)`).
-    /// Read and parsed as bytes: the line is well under a page, and a scrape reads it every time.
+    /// Read and parsed as bytes: the line is well under a page, and scrapes read it often.
     private func readStat() -> Stat? {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { buffer -> Stat? in
             let file = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)
