@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Synchronization
 
 /// The standard `process_*` metrics, read from `/proc/self` (as the Go and Python clients do), so
@@ -8,23 +9,23 @@ import Synchronization
 /// CPU (the kernel formats `/proc/self/stat` and checks every descriptor slot while the event loops
 /// use the same table), and a scraper that asks many times a second learns nothing new from each.
 /// At any real scrape interval every scrape reads afresh.
-final class ProcessCollector: Sendable {
+struct ProcessCollector: Sendable {
     /// How old the values a scrape shows may be.
     static let maximumAge = Duration.milliseconds(100)
 
     private let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
     private let pageSize = Double(sysconf(Int32(_SC_PAGESIZE)))
     private let bootTime: Double = ProcessCollector.readBootTime()
-    private let lastRead = Mutex<(at: ContinuousClock.Instant, text: [UInt8])?>(nil)
+    private let lastRead = NIOLockedValueBox<(at: ContinuousClock.Instant, text: [UInt8])?>(nil)
 
     /// Appends the process families, as read at most ``maximumAge`` before `now`, to `buffer`.
     func emit(into buffer: inout [UInt8], now: ContinuousClock.Instant = .now) {
-        if let last = lastRead.withLock({ $0 }), now - last.at < Self.maximumAge {
+        if let last = lastRead.withLockedValue({ $0 }), now - last.at < Self.maximumAge {
             buffer.append(contentsOf: last.text)
             return
         }
         let text = readFamilies()
-        lastRead.withLock { $0 = (now, text) }
+        lastRead.withLockedValue { $0 = (now, text) }
         buffer.append(contentsOf: text)
     }
 
