@@ -209,6 +209,26 @@ import Testing
         #expect(object?["msg"] == "changed")
         #expect(object?["commandID"] == "j")
     }
+
+    @Test func aLogLineThatCannotBeWrittenIsDropped() throws {
+        // Standard error is a pipe nobody reads any more (a log collector that went away): the
+        // command still runs and the program ends normally. FileHandle's write trapped here.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Binary.path)
+        process.arguments = ["local", "{id: 'j', always: true, change: 'echo ran'}"]
+        let output = Pipe()
+        let errors = Pipe()
+        try errors.fileHandleForReading.close()
+        process.standardOutput = output
+        process.standardError = errors
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let printed = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        #expect(String(decoding: printed, as: UTF8.self).contains("Changed 1: j"))
+    }
 }
 
 /// The development certificate script makes a CA, a server certificate with the loopback SANs and
