@@ -26,6 +26,9 @@ struct Etcha: ParsableCommand {
     /// unwind tables for every frame, and the agent kept about 0.9 MiB of them resident for its
     /// whole life. Here the main thread waits for the verb to finish instead.
     static func main() {
+        // A reader that goes away (a log collector, a client) must fail a write, not end the agent;
+        // commands still start with SIGPIPE at its default (CSpawn resets every signal).
+        signal(SIGPIPE, SIG_IGN)
         let arguments = GlobalOptions.reorder(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)
@@ -35,7 +38,9 @@ struct Etcha: ParsableCommand {
                 try command.run()
             }
         } catch let error as CLIError {
-            FileHandle.standardError.write(Data("error: \(error.description)\n".utf8))
+            // write(2), not FileHandle, which traps when the write fails.
+            let line = Array("error: \(error.description)\n".utf8)
+            _ = write(STDERR_FILENO, line, line.count)
             Foundation.exit(1)
         } catch {
             exit(withError: error)

@@ -229,6 +229,43 @@ import Testing
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: printed, as: UTF8.self).contains("Changed 1: j"))
     }
+
+    @Test func theAgentOutlivesItsLogReader() throws {
+        // Started with SIGPIPE at its default (as from a shell) and standard error a pipe nobody
+        // reads: the startup lines and the webhook's "changed" line fail, the agent serves on.
+        let scratch = Scratch()
+        let port = Ecosystem.freePort()
+        scratch.write(
+            "etcha.json",
+            """
+            {"httpServer": {"listenAddress": "127.0.0.1:\(port)"},
+             "sources": {"s": {"triggerOnly": true, "webhookPaths": ["/h"], "commands": [
+               {"id": "a", "always": true, "change": "echo hi", "onChange": ["etcha:webhookBody"]}]}}}
+            """)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
+        process.arguments = ["-e", #"$SIG{PIPE} = "DEFAULT"; exec {$ARGV[0]} @ARGV or die"#, Binary.path, "run"]
+        process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
+        let errors = Pipe()
+        try errors.fileHandleForReading.close()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer {
+            if process.isRunning {
+                process.terminate()
+                process.waitUntilExit()
+            }
+        }
+        var answered = false
+        _ = Ecosystem.eventually(within: 30) {
+            answered = (try? Ecosystem.sh("curl -sk --max-time 2 https://127.0.0.1:\(port)/h"))?.1 == "hi\n"
+            return answered || !process.isRunning
+        }
+        #expect(answered)
+        #expect(process.isRunning)
+    }
 }
 
 /// The development certificate script makes a CA, a server certificate with the loopback SANs and
