@@ -339,6 +339,59 @@ import Testing
         #expect(agent.listener.eventLoopScrapes.current == before + 4)
     }
 
+    /// An HTTP/1.0 request without `Connection: keep-alive` is answered with `Connection: close` and
+    /// the connection is closed, through the router and on the event loop alike; with keep-alive,
+    /// and over HTTP/1.1, the connection serves a second request.
+    @Test func http10ConnectionsCloseUnlessKeptAlive() async throws {
+        let dir = TemporaryDirectory()
+        let agent = try await LiveAgent.start(#"{"run": {"systemMetricsKey": "k"}}"#, dir: dir)
+        defer { Task { await agent.stop() } }
+        let client = dir.write(
+            "client.py",
+            #"""
+            import socket, ssl, sys
+            ctx = ssl.create_default_context(); ctx.check_hostname=False; ctx.verify_mode=ssl.CERT_NONE
+            port = int(sys.argv[1])
+            def exchange(t, request):
+                t.sendall(request)
+                data = b""
+                while True:
+                    c = t.recv(65536)
+                    if not c: return data, True
+                    data += c
+                    if b"\r\n\r\n" in data:
+                        head, rest = data.split(b"\r\n\r\n", 1)
+                        n = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+                        if n and len(rest) >= n[0]: return data, False
+            def closed(t):
+                try: return t.recv(1) == b""
+                except (ConnectionError, ssl.SSLError): return True
+                except TimeoutError: return False
+            for path in ["/etcha/v1/system/health", "/etcha/v1/system/metrics?key=k"]:
+                t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port))); t.settimeout(3)
+                data, eof = exchange(t, ("GET %s HTTP/1.0\r\nHost: x\r\n\r\n" % path).encode())
+                head = data.split(b"\r\n\r\n")[0].lower()
+                print("1.0", path.split("?")[0], data.split(b"\r\n")[0].decode(), "connection: close" in head.decode(), "closed" if eof or closed(t) else "open")
+                t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port))); t.settimeout(3)
+                for i in range(2):
+                    data, eof = exchange(t, ("GET %s HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n" % path).encode())
+                    print("1.0 keep-alive", i, data.split(b"\r\n")[0].decode())
+                t = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port))); t.settimeout(3)
+                for i in range(2):
+                    data, eof = exchange(t, ("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
+                    print("1.1", i, data.split(b"\r\n")[0].decode())
+            """#)
+        let lines = try await shell("python3 \(client) \(agent.port) 2>&1").output.split(separator: "\n")
+        var expected: [String] = []
+        for path in ["/etcha/v1/system/health", Self.metricsPath] {
+            expected += [
+                "1.0 \(path) HTTP/1.1 200 OK True closed", "1.0 keep-alive 0 HTTP/1.1 200 OK",
+                "1.0 keep-alive 1 HTTP/1.1 200 OK", "1.1 0 HTTP/1.1 200 OK", "1.1 1 HTTP/1.1 200 OK",
+            ]
+        }
+        #expect(lines.map(String.init) == expected)
+    }
+
     @Test func forwardedForFromAnUntrustedPeerChangesNothing() async throws {
         try await withAgent(#"{"run": {"systemMetricsKey": "k"}}"#) { (agent, client) async throws in
             let url = agent.base + Self.metricsPath + "?key=bad"

@@ -47,7 +47,10 @@ public final class Listener: Service, Sendable {
         let scrapes = ScrapeFastPath.Answerer(routes: systemRoutes, gate: gate, date: date)
         eventLoopScrapes = scrapes.answered
         let stream = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [ScrapeFastPath.Installer(answerer: scrapes)], idleTimeout: .init(idle))
+            additionalChannelHandlers: [
+                CloseWhenNotKeptAlive.Installer(), ScrapeFastPath.Installer(answerer: scrapes),
+            ],
+            idleTimeout: .init(idle))
         let headerTimeout = TimeAmount(server.headerTimeout.duration)
         self.server = HTTPServerBuilder { responder in
             AgentChannel(
