@@ -183,6 +183,7 @@ import Testing
         try #require(dir.read("report") == "open\n")
         var latencies: [Duration] = []
         let client = try makeClient()
+        defer { _ = client.shutdown() }  // on every way out: a client dropped unshut stops the process
         for _ in 0..<20 {
             let started = ContinuousClock.now
             #expect(try await send(client, agent.base + "/etcha/v1/system/metrics?key=k").status == 200)

@@ -108,9 +108,9 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
             {"run": {"verifyKeys": ["\(tutorialPublicKey)"]}, "sources": {"web": {"allowPush": true}}}
             """)
         let client = try makeClient()
+        defer { _ = client.shutdown() }  // on every way out: a client dropped unshut stops the process
         for _ in 0..<10 { #expect(try await push(client, agent, "bad.token.here").status == 404) }
         #expect(try await push(client, agent, try Self.token("[]")).status == 429)
-        try await client.shutdown()
         await agent.stop()
     }
 
@@ -182,8 +182,8 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
         dir.write("web.jwt", "garbage")
         let third = try await LiveAgent.start(Self.config, dir: dir)
         let client = try makeClient()
+        defer { _ = client.shutdown() }  // on every way out: a client dropped unshut stops the process
         #expect(try await send(client, third.base + "/etcha/v1/system/health").status == 200)
-        try await client.shutdown()
         await third.stop()
         #expect(dir.read("boots") == "run\nrun\n")
     }
@@ -198,6 +198,7 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
                          "strict": {"allowPush": true, "jwtRule": "'prod' in aud"}}}
             """, dir: dir)
         let client = try makeClient()
+        defer { _ = client.shutdown() }  // on every way out: a client dropped unshut stops the process
         let body = "[{id: 'x', always: true, change: 'true'}]"
         #expect(try await push(client, agent, try Self.token(body, extra: ["iss": "ci"])).status == 200)
         #expect(try await push(client, agent, try Self.token(body, extra: ["iss": "other"])).status == 404)
@@ -211,7 +212,6 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
         #expect(
             try await push(client, agent, try Self.token(body, extra: ["aud": .array(["prod"])]), source: "strict")
                 .status == 200)
-        try await client.shutdown()
         await agent.stop()
     }
 
@@ -245,6 +245,7 @@ extension PushTests {
               "trigger": {"allowPush": true, "eventsSend": ".*", "exec": {"allowOverride": true}}}}
             """, dir: dir)
         let client = try makeClient()
+        defer { _ = client.shutdown() }  // on every way out: a client dropped unshut stops the process
         let now = Int(Date().timeIntervalSince1970)
         let handler = try Self.token(
             "[{id: 'write env', always: true, change: 'env | grep ^ETCHA_ | sort > \(dir.path)/env'}]", iat: now)
@@ -263,7 +264,6 @@ extension PushTests {
         #expect(env.contains("ETCHA_EVENT_SRC=127.0.0.1\n"))
         #expect(env.contains("ETCHA_SOURCE_NAME=handler\n"))
         #expect(env.contains("ETCHA_SOURCE_TRIGGER=event\n"))
-        try await client.shutdown()
         await agent.stop()
     }
 }
