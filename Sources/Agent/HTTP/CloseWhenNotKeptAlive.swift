@@ -26,7 +26,8 @@ final class CloseWhenNotKeptAlive: ChannelDuplexHandler, RemovableChannelHandler
         case .head(var head) where head.status.code >= 200 && keepAlive.first == false:
             head.headers.replaceOrAdd(name: "connection", value: "close")
             context.write(wrapOutboundOut(.head(head)), promise: promise)
-        case .end where keepAlive.popFirst() == false:
+        case .end:
+            guard keepAlive.popFirst() == false else { return context.write(data, promise: promise) }
             let written = promise ?? context.eventLoop.makePromise()
             written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             context.write(data, promise: written)
