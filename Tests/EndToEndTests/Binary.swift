@@ -54,17 +54,22 @@ enum Binary {
         }
     }
 
+    /// Starts `etcha arguments…`; its standard error goes to a file (``Running/stderr``) unless
+    /// `standardError` is given.
     static func start(
-        _ arguments: [String], in directory: String?, environment: [String: String], stdin: Pipe? = nil
+        _ arguments: [String], in directory: String?, environment: [String: String], stdin: Pipe? = nil,
+        standardError: FileHandle? = nil
     ) throws -> Running {
         let process = Process()
-        // Started with no signal blocked, as by systemd or a shell. Foundation's Process passes on
-        // the mask of the thread that calls it (a test's thread blocks every signal), which hid
-        // wake-ups that an operator's agent would have (perl-base is part of every Debian).
+        // Started as from a shell: no signal blocked and SIGPIPE at its default. Foundation's
+        // Process passes on the mask of the thread that calls it (a test's thread blocks every
+        // signal), which hid wake-ups that an operator's agent would have, and the test process may
+        // ignore SIGPIPE (perl-base is part of every Debian).
         process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
         process.arguments =
             [
-                "-e", #"use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec {$ARGV[0]} @ARGV or die"#,
+                "-e",
+                #"use POSIX; sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; $SIG{PIPE} = "DEFAULT"; exec {$ARGV[0]} @ARGV or die"#,
                 path,
             ]
             + arguments
@@ -76,7 +81,7 @@ enum Binary {
         FileManager.default.createFile(atPath: base + ".out", contents: nil)
         FileManager.default.createFile(atPath: base + ".err", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
-        process.standardError = FileHandle(forWritingAtPath: base + ".err")
+        process.standardError = standardError ?? FileHandle(forWritingAtPath: base + ".err")
         process.standardInput = stdin ?? FileHandle.nullDevice
         try process.run()
         return Running(process: process, stdoutFile: base + ".out", stderrFile: base + ".err")

@@ -213,26 +213,20 @@ import Testing
     @Test func aLogLineThatCannotBeWrittenIsDropped() throws {
         // Standard error is a pipe nobody reads any more (a log collector that went away): the
         // command still runs and the program ends normally. FileHandle's write trapped here.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Binary.path)
-        process.arguments = ["local", "{id: 'j', always: true, change: 'echo ran'}"]
-        let output = Pipe()
         let errors = Pipe()
         try errors.fileHandleForReading.close()
-        process.standardOutput = output
-        process.standardError = errors
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let printed = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit)
-        #expect(process.terminationStatus == 0)
-        #expect(String(decoding: printed, as: UTF8.self).contains("Changed 1: j"))
+        let running = try Binary.start(
+            ["local", "{id: 'j', always: true, change: 'echo ran'}"], in: nil, environment: [:],
+            standardError: errors.fileHandleForWriting)
+        let out = Binary.wait(for: running, timeout: 30)
+        #expect(running.process.terminationReason == .exit)
+        #expect(out.status == 0)
+        #expect(out.stdout.contains("Changed 1: j"))
     }
 
     @Test func theAgentOutlivesItsLogReader() throws {
-        // Started with SIGPIPE at its default (as from a shell) and standard error a pipe nobody
-        // reads: the startup lines and the webhook's "changed" line fail, the agent serves on.
+        // Standard error is a pipe nobody reads: the startup lines and the webhook's "changed" line
+        // fail, the agent serves on (Binary.start leaves SIGPIPE at its default, as a shell does).
         let scratch = Scratch()
         let port = Ecosystem.freePort()
         scratch.write(
@@ -242,29 +236,18 @@ import Testing
              "sources": {"s": {"triggerOnly": true, "webhookPaths": ["/h"], "commands": [
                {"id": "a", "always": true, "change": "echo hi", "onChange": ["etcha:webhookBody"]}]}}}
             """)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/perl")
-        process.arguments = ["-e", #"$SIG{PIPE} = "DEFAULT"; exec {$ARGV[0]} @ARGV or die"#, Binary.path, "run"]
-        process.currentDirectoryURL = URL(fileURLWithPath: scratch.path)
         let errors = Pipe()
         try errors.fileHandleForReading.close()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        defer {
-            if process.isRunning {
-                process.terminate()
-                process.waitUntilExit()
-            }
-        }
+        let running = try Binary.start(
+            ["run"], in: scratch.path, environment: [:], standardError: errors.fileHandleForWriting)
+        defer { running.stop() }
         var answered = false
         _ = Ecosystem.eventually(within: 30) {
             answered = (try? Ecosystem.sh("curl -sk --max-time 2 https://127.0.0.1:\(port)/h"))?.1 == "hi\n"
-            return answered || !process.isRunning
+            return answered || !running.process.isRunning
         }
         #expect(answered)
-        #expect(process.isRunning)
+        #expect(running.process.isRunning)
     }
 }
 
