@@ -13,8 +13,9 @@ import Synchronization
 /// path with the right key when nothing else is in flight on the connection, with the same
 /// headers and body as the route (``SystemRoutes/scrapeAnswer(_:)``). Everything else goes on to
 /// the router unchanged: a wrong or missing key (403, counted by the failure limit), a client
-/// over its failure limit (429), a request with a body or `Connection: close`, one pipelined
-/// behind a request still being answered (so answers keep their order), and HTTP/2 streams.
+/// over its failure limit (429), a request with a body, one pipelined behind a request still being
+/// answered (so answers keep their order), and HTTP/2 streams. A request that does not keep the
+/// connection is answered here too: ``CloseWhenNotKeptAlive`` closes it after any answer.
 final class ScrapeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -32,7 +33,7 @@ final class ScrapeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         /// The answer to `head` when it is a scrape this handler may answer, else nil.
         func answer(_ head: HTTPRequest, peer: SocketAddress?) -> (HTTPResponse, ByteBuffer)? {
             guard head.method == .get, let path = head.path, path.hasPrefix(SystemRoutes.metricsPath),
-                !asksToClose(head), head.headerFields[.transferEncoding] == nil,
+                head.headerFields[.transferEncoding] == nil,
                 head.headerFields[.contentLength] == nil || head.headerFields[.contentLength] == "0"
             else { return nil }
             let request = Request(head: head, body: .init(buffer: ByteBuffer()))
@@ -44,13 +45,6 @@ final class ScrapeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             headers[.contentLength] = String(body.readableBytes)
             headers[.date] = date.now
             return (HTTPResponse(status: .ok, headerFields: headers), body)
-        }
-
-        /// Whether the request's `Connection` header holds the token `close` (in any case).
-        private func asksToClose(_ head: HTTPRequest) -> Bool {
-            head.headerFields[values: .connection].contains { value in
-                value.split(separator: ",").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "close" }
-            }
         }
     }
 
