@@ -19,11 +19,36 @@ public final class EtchaMetrics: Sendable {
     /// Bumped by every update, so a scrape re-renders the registry only after something changed.
     private let generation = Atomic<Int>(0)
     private let rendered = NIOLockedValueBox<(generation: Int, bytes: [UInt8])>((-1, []))
-    /// Handles of the series updated so far: the registry validates the name, the help text and every
-    /// label on each make call, which cost more than the update itself on a webhook's path.
-    private let counters = SeriesCache<Counter>()
-    private let gauges = SeriesCache<Gauge>()
-    private let histograms = SeriesCache<DurationHistogram>()
+    /// Handles of the series updated so far, made once by the registry (which validates the name, the
+    /// help text and every label on each make call: more than the update itself costs). A run's
+    /// handles are found with one lookup of its own values.
+    private let commandSeries = HandleCache<CommandKey, Counter>()
+    private let runSeries = HandleCache<RunKey, RunSeries>()
+    private let gauges = HandleCache<[String], Gauge>()
+
+    /// What a command step is counted by.
+    private struct CommandKey: Hashable, Sendable {
+        var id: String
+        var parentID: String
+        var mode: CommandMode
+        var failed: Bool
+        var origin: RunOrigin
+    }
+
+    /// What a source run is recorded by.
+    private struct RunKey: Hashable, Sendable {
+        var origin: RunOrigin
+        var failed: Bool
+    }
+
+    /// The series one source run updates.
+    private struct RunSeries: Sendable {
+        var runs: Counter
+        var changed: Gauge
+        var removed: Gauge
+        var lastRun: Gauge
+        var duration: DurationHistogram
+    }
 
     /// Registers every family in `registry` and sets `etcha_build_info{version}` to 1.
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), version: String) {
@@ -42,13 +67,15 @@ public final class EtchaMetrics: Sendable {
     ///   - origin: the source run it belongs to.
     public func commandRan(id: String, parentID: String, mode: CommandMode, failed: Bool, origin: RunOrigin) {
         defer { bumpGeneration() }
-        counter(
-            Family.commands,
-            [
-                ("error", failed ? "1" : "0"), ("id", id), ("mode", mode.rawValue), ("parent_id", parentID),
-                ("public_key", origin.publicKey), ("remote_addr", origin.remoteAddr), ("source", origin.source),
-            ]
-        ).increment()
+        let key = CommandKey(id: id, parentID: parentID, mode: mode, failed: failed, origin: origin)
+        commandSeries.handle(key) {
+            registry.makeCounter(
+                descriptor: Family.commands,
+                labels: [
+                    ("error", failed ? "1" : "0"), ("id", id), ("mode", mode.rawValue), ("parent_id", parentID),
+                    ("public_key", origin.publicKey), ("remote_addr", origin.remoteAddr), ("source", origin.source),
+                ])
+        }.increment()
     }
 
     /// Records one finished source run: `etcha_sources_total`, the `etcha_sources_commands` gauges for
@@ -57,29 +84,38 @@ public final class EtchaMetrics: Sendable {
         origin: RunOrigin, failed: Bool, changed: Int, removed: Int, duration: Duration, finishedAt: Date = Date()
     ) {
         defer { bumpGeneration() }
+        let series = runSeries.handle(RunKey(origin: origin, failed: failed)) { makeRunSeries(origin, failed: failed) }
+        series.runs.increment()
+        series.changed.set(to: Double(changed))
+        series.removed.set(to: Double(removed))
+        series.lastRun.set(to: finishedAt.timeIntervalSince1970)
+        series.duration.record(duration)
+    }
+
+    private func makeRunSeries(_ origin: RunOrigin, failed: Bool) -> RunSeries {
         let error = failed ? "1" : "0"
-        counter(
-            Family.sources,
-            [
-                ("error", error), ("name", origin.source), ("public_key", origin.publicKey),
-                ("remote_addr", origin.remoteAddr), ("trigger", origin.trigger.rawValue),
-            ]
-        ).increment()
-        for (mode, count) in [(CommandMode.change, changed), (.remove, removed)] {
-            gauge(
-                Family.sourceCommands,
-                [
+        func commands(_ mode: CommandMode) -> Gauge {
+            registry.makeGauge(
+                descriptor: Family.sourceCommands,
+                labels: [
                     ("mode", mode.rawValue), ("name", origin.source), ("public_key", origin.publicKey),
                     ("remote_addr", origin.remoteAddr), ("trigger", origin.trigger.rawValue),
-                ]
-            ).set(to: Double(count))
+                ])
         }
-        gauge(Family.lastRun, [("error", error), ("name", origin.source)]).set(to: finishedAt.timeIntervalSince1970)
-        let labels = [("name", origin.source), ("trigger", origin.trigger.rawValue)]
-        histograms.handle(Family.runDuration, labels) {
-            registry.makeDurationHistogram(
-                descriptor: Family.runDuration, labels: labels, buckets: Family.durationBuckets)
-        }.record(duration)
+        return RunSeries(
+            runs: registry.makeCounter(
+                descriptor: Family.sources,
+                labels: [
+                    ("error", error), ("name", origin.source), ("public_key", origin.publicKey),
+                    ("remote_addr", origin.remoteAddr), ("trigger", origin.trigger.rawValue),
+                ]),
+            changed: commands(.change), removed: commands(.remove),
+            lastRun: registry.makeGauge(
+                descriptor: Family.lastRun, labels: [("error", error), ("name", origin.source)]),
+            duration: registry.makeDurationHistogram(
+                descriptor: Family.runDuration,
+                labels: [("name", origin.source), ("trigger", origin.trigger.rawValue)],
+                buckets: Family.durationBuckets))
     }
 
     /// Sets `etcha_sources_shells` for one shell session: 1 while open, 0 once closed.
@@ -115,22 +151,16 @@ public final class EtchaMetrics: Sendable {
         generation.add(1, ordering: .releasing)
     }
 
-    private func counter(_ family: MetricNameDescriptor, _ labels: [(String, String)]) -> Counter {
-        counters.handle(family, labels) { registry.makeCounter(descriptor: family, labels: labels) }
-    }
-
     private func gauge(_ family: MetricNameDescriptor, _ labels: [(String, String)]) -> Gauge {
-        gauges.handle(family, labels) { registry.makeGauge(descriptor: family, labels: labels) }
+        gauges.handle([family.metricName] + labels.map(\.1)) { registry.makeGauge(descriptor: family, labels: labels) }
     }
 }
 
-/// Metric handles by family name and label values, made once by the registry. Series are never
-/// removed from the registry, so neither are they from here.
-private final class SeriesCache<Metric: AnyObject & Sendable>: Sendable {
-    private let handles = NIOLockedValueBox<[[String]: Metric]>([:])
+/// Handles by a key. Series are never removed from the registry, so neither are they from here.
+private final class HandleCache<Key: Hashable & Sendable, Handles: Sendable>: Sendable {
+    private let handles = NIOLockedValueBox<[Key: Handles]>([:])
 
-    func handle(_ family: MetricNameDescriptor, _ labels: [(String, String)], make: () -> Metric) -> Metric {
-        let key = [family.metricName] + labels.map(\.1)
+    func handle(_ key: Key, make: () -> Handles) -> Handles {
         if let known = handles.withLockedValue({ $0[key] }) { return known }
         let made = make()
         handles.withLockedValue { $0[key] = made }
