@@ -6,6 +6,15 @@ import Testing
 
 /// Process handling of each step: timeouts kill the whole group, output is bounded, nothing is left.
 @Suite struct StepRunnerTests {
+    /// Whether `pid` stops running within `polls` checks 20 ms apart.
+    private func isGone(_ pid: Int32, within polls: Int) async throws -> Bool {
+        for _ in 0..<polls {
+            if isNotRunning(pid) { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return isNotRunning(pid)
+    }
+
     @Test func timeoutKillsTheWholeProcessGroup() async throws {
         let dir = TemporaryDirectory()
         let started = ContinuousClock.now
@@ -18,12 +27,7 @@ import Testing
         #expect(ContinuousClock.now - started < .seconds(30))
         let child = try #require(Int32(dir.read("child")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
         // The grandchild died with its group (it may linger as init's zombie until reaped).
-        var gone = false
-        for _ in 0..<50 where !gone {
-            gone = isNotRunning(child)
-            if !gone { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        #expect(gone)
+        #expect(try await isGone(child, within: 50))
     }
 
     @Test func aForkedDaemonThatIgnoresSIGTERMDiesWithTheGroupAtTheTimeout() async throws {
@@ -34,12 +38,43 @@ import Testing
             environment: [:], stdin: "", deadline: .now + .milliseconds(500))
         #expect(result.failure == "timed out")
         let daemon = try #require(Int32(dir.read("daemon")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""))
-        var gone = false
-        for _ in 0..<100 where !gone {
-            gone = isNotRunning(daemon)
-            if !gone { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(try await isGone(daemon, within: 100))
+    }
+
+    @Test func cancellationKillsTheRunningGroupAtOnce() async throws {
+        let dir = TemporaryDirectory()
+        let run = Task {
+            await StepRunner.run(
+                "sleep 60 & echo $! > \(dir.path)/child; wait", exec: .shell, environment: [:], stdin: "",
+                deadline: .now + .seconds(120))
         }
-        #expect(gone)
+        var child: Int32?
+        for _ in 0..<250 where child == nil {
+            child = Int32(dir.read("child")?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            if child == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        let started = ContinuousClock.now
+        run.cancel()
+        let result = await run.value
+        #expect(result.failure == "killed: the agent is shutting down")
+        #expect(result.status == nil)
+        #expect(ContinuousClock.now - started < .seconds(30))
+        let grandchild = try #require(child)
+        #expect(try await isGone(grandchild, within: 100))
+    }
+
+    @Test func aStepCancelledBeforeItStartsNeverRuns() async throws {
+        let dir = TemporaryDirectory()
+        let run = Task {
+            // Cancelled before it gets here: the cancellation handler runs at once.
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await StepRunner.run(
+                "touch \(dir.path)/ran", exec: .shell, environment: [:], stdin: "", deadline: .now + .seconds(60))
+        }
+        let result = await run.value
+        #expect(result.failure == "killed: the agent is shutting down")
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(dir.read("ran") == nil)
     }
 
     @Test func aStepEndsWhenItsScriptExitsEvenIfABackgroundChildHoldsTheOutput() async throws {

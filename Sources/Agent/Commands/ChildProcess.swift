@@ -2,24 +2,28 @@ import CSpawn
 import Dispatch
 import Foundation
 import Glibc
+import NIOConcurrencyHelpers
 
 /// One child process run to its end: started in a process group of its own by `CSpawn` (vfork and
 /// exec, or fork for another user), fed its standard input, its combined output read up to a limit,
 /// reaped.
 ///
-/// The waiting happens on a thread of its own blocked in `poll(2)` on the output pipe, a pidfd that
-/// becomes readable when the child exits, and an eventfd that cancellation signals. A step ends
-/// when its process exits: output still buffered is read, and a background child that keeps the
-/// pipe open is not waited for. The deadline and cancellation kill the whole process group.
+/// The waiting happens on a thread of its own blocked in `poll(2)` on the output pipe and a pidfd
+/// that becomes readable when the child exits. A step ends when its process exits: output still
+/// buffered is read, and a background child that keeps the pipe open is not waited for. The
+/// deadline and cancellation kill the whole process group (cancellation from the cancelling
+/// thread, and the exit wakes the poll).
 /// (swift-subprocess does the same job but costs about 0.4 ms more per spawn, measured with
 /// `bench/`; the engine's budget is 0.3 ms per command.)
 struct ChildProcess {
-    var executable: String
-    var arguments: [String]
+    /// The program (found on `PATH` unless it holds a slash) and its arguments.
+    var command: [String]
     var environment: [String: String]
     var workDir: String
     var stdin: String
-    var credentials: (uid: uid_t, gid: gid_t, groups: [gid_t])?
+    /// Whom the child runs as, or nil for the agent's user. Called on the step's own thread, as the
+    /// `PATH` search is: a user lookup may ask a directory server, and the caller may be an event loop.
+    var credentials: @Sendable () throws(CommandError) -> (uid: uid_t, gid: gid_t, groups: [gid_t])?
 
     /// Writing to a pipe whose reader has exited must be an error, not a signal that ends the agent.
     private static let pipeSignalIgnored: Void = { signal(SIGPIPE, SIG_IGN) }()
@@ -31,42 +35,88 @@ struct ChildProcess {
     /// Runs the process until it exits, the deadline passes, or the task is cancelled.
     func run(deadline: ContinuousClock.Instant, outputLimit: Int) async -> StepResult {
         Self.pipeSignalIgnored
-        let wake = Wake()
-        guard wake.descriptor >= 0 else {
-            return StepResult(status: nil, output: "", failure: "cannot create an eventfd")
-        }
+        let cancellation = Cancellation()
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                // A queue of its own: its thread blocks in poll(2), which must not take one of the
-                // global pool's threads, since Swift concurrency runs on those. It spawns the child
-                // too (measured: spawning from the pool's thread first answered webhooks ~50 µs later).
+                // A queue of its own: its thread blocks in poll(2), which must not hold up an event
+                // loop or one of the global pool's threads, where Swift concurrency runs. It spawns
+                // the child too (measured: spawning from the pool's thread first answered webhooks
+                // ~50 µs later).
                 DispatchQueue(label: "etcha.step").async {
-                    continuation.resume(
-                        returning: self.runBlocking(deadline: deadline, outputLimit: outputLimit, wake: wake))
+                    var descriptors: [Int32] = []
+                    let result = self.runBlocking(
+                        deadline: deadline, outputLimit: outputLimit, cancellation: cancellation,
+                        descriptors: &descriptors)
+                    continuation.resume(returning: result)
+                    // Closed once the result is on its way: each close costs microseconds in the kernel.
+                    for descriptor in descriptors { close(descriptor) }
                 }
             }
         } onCancel: {
-            wake.signal()
+            cancellation.cancel()
         }
     }
 
-    /// Wakes the poll loop from another thread (cancellation); closed when the run is over.
-    final class Wake: Sendable {
-        let descriptor = etcha_eventfd()
+    /// Cancellation as both threads see it: a run cancelled before its child started never starts
+    /// it, and one cancelled while the child runs kills the child's process group at once. The pid
+    /// is forgotten before the child is reaped, so a late cancellation cannot kill a reused pid.
+    /// (An eventfd per step for the poll loop to watch cost two system calls and a file each.)
+    final class Cancellation: Sendable {
+        private struct State {
+            var cancelled = false
+            var killed = false
+            var pid: pid_t = 0
+        }
+        private let state = NIOLockedValueBox(State())
 
-        func signal() {
-            var one: UInt64 = 1
-            _ = Glibc.write(descriptor, &one, 8)
+        func cancel() {
+            state.withLockedValue { state in
+                state.cancelled = true
+                if state.pid > 0 {
+                    kill(-state.pid, SIGKILL)
+                    state.killed = true
+                }
+            }
         }
 
-        deinit { if descriptor >= 0 { close(descriptor) } }
+        var isCancelled: Bool { state.withLockedValue { $0.cancelled } }
+
+        /// Records the started child; false when the run was cancelled first (the caller kills it).
+        func started(_ pid: pid_t) -> Bool {
+            state.withLockedValue { state in
+                guard !state.cancelled else { return false }
+                state.pid = pid
+                return true
+            }
+        }
+
+        /// Forgets the child before it is reaped; whether cancellation killed it.
+        func ended() -> Bool {
+            state.withLockedValue { state in
+                state.pid = 0
+                return state.killed
+            }
+        }
     }
 
-    private func runBlocking(deadline: ContinuousClock.Instant, outputLimit: Int, wake: Wake) -> StepResult {
+    /// Runs the child; the descriptors still open when it returns are left in `descriptors` to close.
+    private func runBlocking(
+        deadline: ContinuousClock.Instant, outputLimit: Int, cancellation: Cancellation, descriptors: inout [Int32]
+    ) -> StepResult {
+        guard !cancellation.isCancelled else { return failure(Self.shutdownKill) }
+        let credentials: (uid: uid_t, gid: gid_t, groups: [gid_t])?
+        do {
+            credentials = try self.credentials()
+        } catch {
+            return failure(error.description)
+        }
+        guard let executable = StepRunner.resolveExecutable(command[0]) else {
+            return failure("\(command[0]): command not found")
+        }
         var output: [Int32] = [-1, -1]
         var input: [Int32] = [-1, -1]
         guard etcha_pipe(&output) == 0 else { return failure("cannot create a pipe: \(errnoText())") }
-        defer { for fd in output + input where fd >= 0 { close(fd) } }
+        defer { descriptors += (output + input).filter { $0 >= 0 } }
         let childInput: Int32
         if stdin.isEmpty && Self.nullInput >= 0 {
             childInput = Self.nullInput
@@ -82,7 +132,7 @@ struct ChildProcess {
         }
 
         var pid: pid_t = 0
-        let spawnError = withCStrings([executable] + arguments) { argv in
+        let spawnError = withCStrings([executable] + command.dropFirst()) { argv in
             withCStrings(environment.map { "\($0.key)=\($0.value)" }) { envp in
                 let groups = credentials?.groups ?? []
                 return groups.withUnsafeBufferPointer { groupPointer in
@@ -105,12 +155,16 @@ struct ChildProcess {
             return failure("cannot run \(executable): \(String(cString: strerror(spawnError)))")
         }
 
+        var killedBecause: String?
+        if !cancellation.started(pid) {
+            kill(-pid, SIGKILL)
+            killedBecause = Self.shutdownKill
+        }
         let pidfd = etcha_pidfd_open(pid)
-        defer { if pidfd >= 0 { close(pidfd) } }
+        defer { if pidfd >= 0 { descriptors.append(pidfd) } }
         let collected = Collected(limit: outputLimit)
         var pendingInput = Array(stdin.utf8)[...]
         if input[1] >= 0 { _ = fcntl(input[1], F_SETFL, fcntl(input[1], F_GETFL) | O_NONBLOCK) }
-        var killedBecause: String?
         var exited = false
         var outputOpen = true
 
@@ -118,7 +172,6 @@ struct ChildProcess {
         while outputOpen && !(pidfd >= 0 && exited && !hasData(output[0])) {
             var fds: [pollfd] = [pollfd(fd: output[0], events: Int16(POLLIN), revents: 0)]
             if !exited && pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
-            fds.append(pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0))
             if input[1] >= 0 { fds.append(pollfd(fd: input[1], events: Int16(POLLOUT), revents: 0)) }
             let timeout = killedBecause == nil ? milliseconds(until: deadline) : 100
             let ready = poll(&fds, nfds_t(fds.count), timeout)
@@ -134,9 +187,6 @@ struct ChildProcess {
                     if !collected.read(from: output[0]) { outputOpen = false }
                 case pidfd:
                     exited = true
-                case wake.descriptor where killedBecause == nil:
-                    killedBecause = "killed: the agent is shutting down"
-                    kill(-pid, SIGKILL)
                 case input[1]:
                     if !write(&pendingInput, to: input[1]) {
                         close(input[1])
@@ -147,6 +197,7 @@ struct ChildProcess {
                 }
             }
         }
+        if cancellation.ended() && killedBecause == nil { killedBecause = Self.shutdownKill }
         let status = reap(pid)
         var result = StepResult(status: nil, output: collected.text, failure: killedBecause)
         if killedBecause == nil {
@@ -217,6 +268,8 @@ struct ChildProcess {
         let (seconds, attoseconds) = left.components
         return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
     }
+
+    private static let shutdownKill = "killed: the agent is shutting down"
 
     private func failure(_ text: String) -> StepResult {
         StepResult(status: nil, output: "", failure: text)

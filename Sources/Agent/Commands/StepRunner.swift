@@ -28,19 +28,14 @@ enum StepRunner {
         deadline: ContinuousClock.Instant
     ) async -> StepResult {
         let argv: [String]
-        let credentials: (uid: uid_t, gid: gid_t, groups: [gid_t])?
         do {
             argv = try arguments(for: script, exec: exec)
-            credentials = try self.credentials(for: exec)
         } catch {
             return StepResult(status: nil, output: "", failure: error.description)
         }
-        guard let executable = resolveExecutable(argv[0]) else {
-            return StepResult(status: nil, output: "", failure: "\(argv[0]): command not found")
-        }
         let process = ChildProcess(
-            executable: executable, arguments: Array(argv.dropFirst()), environment: environment, workDir: exec.workDir,
-            stdin: stdin, credentials: credentials)
+            command: argv, environment: environment, workDir: exec.workDir, stdin: stdin,
+            credentials: { () throws(CommandError) in try credentials(for: exec) })
         return await process.run(deadline: deadline, outputLimit: outputLimit)
     }
 

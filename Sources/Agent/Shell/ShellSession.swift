@@ -35,7 +35,7 @@ final class ShellSession: Sendable {
     /// The client's stream, read by one consumer.
     let output: AsyncStream<ShellOutput>
     private let continuation: AsyncStream<ShellOutput>.Continuation
-    private let wake = ChildProcess.Wake()
+    private let wake = Wake()
     // Shared by the terminal thread and the stream's task.
     private let control = NIOLockedValueBox(Control())
 
@@ -241,4 +241,17 @@ final class ShellSession: Sendable {
         let (seconds, attoseconds) = left.components
         return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
     }
+}
+
+/// Wakes the terminal thread's poll from another thread (input, a resize, the end); closed with
+/// the session.
+private final class Wake: Sendable {
+    let descriptor = etcha_eventfd()
+
+    func signal() {
+        var one: UInt64 = 1
+        _ = Glibc.write(descriptor, &one, 8)
+    }
+
+    deinit { if descriptor >= 0 { close(descriptor) } }
 }
