@@ -171,7 +171,7 @@ struct ProcessCollector: Sendable {
         guard let file = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? file.close() }
         guard let data = try? file.readToEnd() else { return nil }
-        return String(decoding: data ?? Data(), as: UTF8.self)
+        return String(decoding: data, as: UTF8.self)
     }
 
     private static func readBootTime() -> Double {

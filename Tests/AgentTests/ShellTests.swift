@@ -47,7 +47,7 @@ import Testing
             _ = try await shell.output(until: "hello-42")
             try await shell.send("exit\n")
             try await shell.waitForEnd()
-            try await eventually { await agent.shells.count == 0 }
+            try await eventually { agent.shells.count == 0 }
             #expect(
                 try await metric(client, agent).contains(
                     #"etcha_sources_shells{name="debug",public_key="operator",remote_addr="127.0.0.1"} 0"#))
