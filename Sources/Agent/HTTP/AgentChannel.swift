@@ -6,7 +6,8 @@ import NIOSSL
 
 /// The listener's connection setup: TLS with HTTP/2 or HTTP/1.1 by ALPN (Hummingbird's
 /// `HTTP2UpgradeChannel`), plus a ``FirstRequestDeadline`` right after the TLS handler, because
-/// nothing else bounds the handshake and the first request head, and ``PeerGone``.
+/// nothing else bounds the handshake and the first request head, and ``PeerGone``. Each
+/// connection's requests are handled on its event loop (``EventLoopTaskExecutor``).
 struct AgentChannel: ServerChildChannel {
     typealias Value = HTTP2UpgradeChannel.Value
 
@@ -28,6 +29,8 @@ struct AgentChannel: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await upgrade.handle(value: value, logger: logger)
+        await withTaskExecutorPreference(EventLoopTaskExecutor(loop: value.channel.eventLoop)) {
+            await upgrade.handle(value: value, logger: logger)
+        }
     }
 }

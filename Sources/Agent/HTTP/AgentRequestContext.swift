@@ -8,8 +8,9 @@ import NIOCore
 public struct AgentRequestContext: RequestContext {
     /// Hummingbird's per-request storage.
     public var coreContext: CoreRequestContextStorage
-    /// The socket address of the peer, if known.
-    public let peer: SocketAddress?
+    /// The peer's IP address (empty when unknown), worked out once per request: the failure limit
+    /// and the route both need it.
+    public let peerAddress: String
     /// The channel the request came on (an HTTP/2 stream, or the HTTP/1.1 connection): a shell
     /// session ends when it closes.
     public let channel: any Channel
@@ -17,7 +18,7 @@ public struct AgentRequestContext: RequestContext {
     /// Made by Hummingbird for each request.
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        peer = source.channel.remoteAddress
+        peerAddress = source.channel.remoteAddress?.ipAddress ?? ""
         channel = source.channel
     }
 
@@ -31,8 +32,7 @@ struct ClientIdentity: Sendable {
     /// Proxy addresses whose `X-Forwarded-For` is believed.
     let trustedProxies: Set<String>
 
-    func client(of request: Request, peer: SocketAddress?) -> String {
-        let address = peer?.ipAddress ?? ""
+    func client(of request: Request, peerAddress address: String) -> String {
         guard trustedProxies.contains(address), let forwarded = request.headers[.xForwardedFor] else {
             return address
         }

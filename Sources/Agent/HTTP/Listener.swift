@@ -158,7 +158,7 @@ struct FailureGate: Sendable {
 
     /// How long the client behind `request` must wait, or nil when it may be served.
     func retryAfter(_ request: Request, peer: SocketAddress?) -> Duration? {
-        limiter.retryAfter(for: identity.client(of: request, peer: peer))
+        limiter.retryAfter(for: identity.client(of: request, peerAddress: peer?.ipAddress ?? ""))
     }
 
     init(config: Config) {

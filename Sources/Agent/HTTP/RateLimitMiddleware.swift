@@ -13,7 +13,7 @@ struct RateLimitMiddleware: RouterMiddleware {
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         // The client is worked out once: for the limit, and for counting a failure.
-        let client = gate.identity.client(of: request, peer: context.peer)
+        let client = gate.identity.client(of: request, peerAddress: context.peerAddress)
         if let wait = gate.limiter.retryAfter(for: client) {
             let seconds = max(
                 1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))

@@ -32,8 +32,10 @@ struct ShellRoute: Sendable {
         let token = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
         let session: ShellSession?
         do {
-            session = try shells.handle(
-                name, token: token, remoteAddr: identity.client(of: request, peer: context.peer))
+            let client = identity.client(of: request, peerAddress: context.peerAddress)
+            session = try await offTheEventLoop { () throws(ShellRefusal) in
+                try shells.handle(name, token: token, remoteAddr: client)
+            }
         } catch {
             context.logger.warning("shell refused", metadata: ["source": "\(name)", "reason": "\(error)"])
             switch error.code {

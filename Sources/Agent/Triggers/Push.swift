@@ -23,11 +23,13 @@ struct PushRoute: Sendable {
         let name = context.parameters.get("source") ?? ""
         let body = try await bodyLimit.collect(request)
         let token = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
-        let client = identity.client(of: request, peer: context.peer)
+        let client = identity.client(of: request, peerAddress: context.peerAddress)
+        let checkOnly = request.uri.queryParameters["check"] != nil
         let result: RunResult
         do {
-            result = try await sources.push(
-                name, token: token, checkOnly: request.uri.queryParameters["check"] != nil, remoteAddr: client)
+            result = try await offTheEventLoop { () throws(SourceError) in
+                try await sources.push(name, token: token, checkOnly: checkOnly, remoteAddr: client)
+            }
         } catch {
             context.logger.warning("push refused", metadata: ["source": "\(name)", "reason": "\(error)"])
             switch error.code {

@@ -52,7 +52,7 @@ struct WebhookMiddleware: RouterMiddleware {
                 throw HTTPError(.unauthorized)
             }
         }
-        let client = identity.client(of: request, peer: context.peer)
+        let client = identity.client(of: request, peerAddress: context.peerAddress)
         let environment = Self.environment(of: request, body: bytes)
         for source in targets {
             let outcome = await run(source, environment: environment, client: client)
