@@ -125,9 +125,10 @@ import statistics, sys
 rows = [tuple(map(float, line.split())) for line in open(sys.argv[1]) if line.strip()]
 spawn, agent, webhook = ([row[i] for row in rows] for i in range(3))
 over = [a - s for s, a, _ in rows]
-print(" ".join("%.3f" % value for value in (
-    statistics.median(spawn), statistics.median(agent), statistics.median(webhook),
-    statistics.median(over), min(over), max(over), statistics.median(w - s for s, _, w in rows))))
+# Differences carry their sign (a round where the agent beat the bare spawn reads -0.018).
+print(" ".join(["%.3f" % value for value in (statistics.median(spawn), statistics.median(agent), statistics.median(webhook))]
+               + ["%+.3f" % value for value in (statistics.median(over), min(over), max(over),
+                                                 statistics.median(w - s for s, _, w in rows))]))
 PY
 )"
 # 8 connections, in alternating rounds (which server goes first alternates too): with the CPU
@@ -157,7 +158,7 @@ print("%.0f %.3f %.0f %.3f %.2f %.2f %.2f" % (
     statistics.median(ratios), min(ratios), max(ratios)))
 PY
 )"
-echo "| webhook \`sh -c 'echo ok'\`, 1 connection, median | $hook1_p50 ms | bare spawn (hyperfine): $spawn_ms ms; webhook: $wh1_p50 ms (+$wh_over over the spawn) | +$over ms over the spawn, median of ${WEBHOOK_ROUNDS:-6} paired rounds (+$over_low to +$over_high) (target ≤ 0.3) | $(ratio "$hook1_p50" "$wh1_p50") of webhook's latency |"
+echo "| webhook \`sh -c 'echo ok'\`, 1 connection, median | $hook1_p50 ms | bare spawn (hyperfine): $spawn_ms ms; webhook: $wh1_p50 ms ($wh_over over the spawn) | $over ms over the spawn, median of ${WEBHOOK_ROUNDS:-6} paired rounds ($over_low to $over_high) (target ≤ 0.3) | $(ratio "$hook1_p50" "$wh1_p50") of webhook's latency |"
 echo "| webhook, 8 connections (runMulti) | $hook8_rps req/s, p99 $hook8_p99 ms | webhook: $wh8_rps req/s, p99 $wh8_p99 ms | target ≥ webhook; median of ${WEBHOOK8_ROUNDS:-6} alternating rounds (${ratio8_low}× to ${ratio8_high}×) | ${ratio8}× |"
 
 # --- 3. memory ---------------------------------------------------------------------------------
