@@ -190,7 +190,6 @@ import Testing
             latencies.append(ContinuousClock.now - started)
             try await Task.sleep(for: .milliseconds(100))
         }
-        try await client.shutdown()
         let finished = try await trickle.value
         #expect(finished.status == 0, "\(finished.output)")
         #expect(dir.read("report") == "open\nclosed 500\n")

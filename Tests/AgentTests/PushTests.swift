@@ -162,41 +162,36 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
     @Test func aLongRenderDoesNotHoldUpOtherConnections() async throws {
         try await withAgent(Self.config) { (agent, client) async throws in
             let scrapers = try makeClient(http2: false)
-            do {
-                let url = agent.base + "/etcha/v1/system/metrics?key=k"
-                // Four connections, opened before the push: the listener spreads them over its
-                // event loops, so some share the push's loop.
-                func scrapeOnEach() async throws -> [Duration] {
-                    try await withThrowingTaskGroup(of: Duration.self) { group in
-                        for _ in 0..<4 {
-                            group.addTask {
-                                let started = ContinuousClock.now
-                                let status = try await send(scrapers, url).status
-                                #expect(status == 200)
-                                return ContinuousClock.now - started
-                            }
+            defer { _ = scrapers.shutdown() }  // on every way out: a client dropped unshut stops the process
+            let url = agent.base + "/etcha/v1/system/metrics?key=k"
+            // Four connections, opened before the push: the listener spreads them over its
+            // event loops, so some share the push's loop.
+            func scrapeOnEach() async throws -> [Duration] {
+                try await withThrowingTaskGroup(of: Duration.self) { group in
+                    for _ in 0..<4 {
+                        group.addTask {
+                            let started = ContinuousClock.now
+                            let status = try await send(scrapers, url).status
+                            #expect(status == 200)
+                            return ContinuousClock.now - started
                         }
-                        return try await group.reduce(into: []) { $0.append($1) }
                     }
+                    return try await group.reduce(into: []) { $0.append($1) }
                 }
-                _ = try await scrapeOnEach()
-                let slow = "std.foldl(function(sum, i) sum + i, std.range(1, 250000), 0)"
-                let token = try Self.token("[{id: 'slow', always: true, change: 'echo ' + std.toString(\(slow))}]")
-                let started = ContinuousClock.now
-                async let pushed = push(client, agent, token)
-                try await Task.sleep(for: .milliseconds(300))
-                let scrapes = try await scrapeOnEach()
-                #expect(try await pushed.status == 200)
-                let render = ContinuousClock.now - started
-                // The render took long enough for a held-up scrape to show (it would take most of
-                // the render's time), and none was held up.
-                #expect(render > .milliseconds(600))
-                #expect(scrapes.allSatisfy { $0 < render / 3 }, "scrapes \(scrapes) during a \(render) push")
-            } catch {
-                try? await scrapers.shutdown()
-                throw error
             }
-            try await scrapers.shutdown()
+            _ = try await scrapeOnEach()
+            let slow = "std.foldl(function(sum, i) sum + i, std.range(1, 250000), 0)"
+            let token = try Self.token("[{id: 'slow', always: true, change: 'echo ' + std.toString(\(slow))}]")
+            let started = ContinuousClock.now
+            async let pushed = push(client, agent, token)
+            try await Task.sleep(for: .milliseconds(300))
+            let scrapes = try await scrapeOnEach()
+            #expect(try await pushed.status == 200)
+            let render = ContinuousClock.now - started
+            // The render took long enough for a held-up scrape to show (it would take most of
+            // the render's time), and none was held up.
+            #expect(render > .milliseconds(600))
+            #expect(scrapes.allSatisfy { $0 < render / 3 }, "scrapes \(scrapes) during a \(render) push")
         }
     }
 

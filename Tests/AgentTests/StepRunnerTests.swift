@@ -64,17 +64,18 @@ import Testing
     }
 
     @Test func aStepCancelledBeforeItStartsNeverRuns() async throws {
-        let dir = TemporaryDirectory()
+        // The program does not exist: a step that tried to start it would fail with "cannot run"
+        // (a started-then-killed `sh` could not be told from one never started by its effects).
         let run = Task {
             // Cancelled before it gets here: the cancellation handler runs at once.
             withUnsafeCurrentTask { $0?.cancel() }
             return await StepRunner.run(
-                "touch \(dir.path)/ran", exec: .shell, environment: [:], stdin: "", deadline: .now + .seconds(60))
+                "anything", exec: ResolvedExec(topLevel: Exec(command: "/nonexistent/sh -c")), environment: [:],
+                stdin: "", deadline: .now + .seconds(60))
         }
         let result = await run.value
         #expect(result.failure == "killed: the agent is shutting down")
-        try await Task.sleep(for: .milliseconds(200))
-        #expect(dir.read("ran") == nil)
+        #expect(result.status == nil)
     }
 
     @Test func aStepEndsWhenItsScriptExitsEvenIfABackgroundChildHoldsTheOutput() async throws {

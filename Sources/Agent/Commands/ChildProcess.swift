@@ -40,8 +40,8 @@ struct ChildProcess {
             await withCheckedContinuation { continuation in
                 // A queue of its own: its thread blocks in poll(2), which must not hold up an event
                 // loop or one of the global pool's threads, where Swift concurrency runs. It spawns
-                // the child too (measured: spawning from the pool's thread first answered webhooks
-                // ~50 µs later).
+                // the child too (measured: spawning from the caller's thread first answered webhooks
+                // later, by ~50 µs from a pool thread and 34 µs from an event loop).
                 DispatchQueue(label: "etcha.step").async {
                     var descriptors: [Int32] = []
                     let result = self.runBlocking(
