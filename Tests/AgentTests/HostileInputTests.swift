@@ -142,7 +142,8 @@ import Testing
     @Test func fiveHundredTricklingConnectionsNeitherSlowScrapesNorStayOpen() async throws {
         let dir = TemporaryDirectory()
         let agent = try await LiveAgent.start(
-            #"{"run": {"systemMetricsKey": "k"}, "httpServer": {"headerTimeout": "2s"}}"#)
+            #"{"run": {"systemMetricsKey": "k"}, "httpServer": {"headerTimeout": "2s", "maxConnectionsPerClient": 1000}}"#
+        )
         defer { Task { await agent.stop() } }
         let report = dir.path + "/report"
         let trickle = Task.detached {

@@ -532,7 +532,9 @@ import Testing
     }
 
     @Test func idleConnectionsDoNotStopAScrape() async throws {
-        let agent = try await LiveAgent.start(#"{"run": {"systemMetricsKey": "k"}}"#)
+        // Within the per-client limit, which ConnectionLimitTests covers.
+        let agent = try await LiveAgent.start(
+            #"{"httpServer": {"maxConnectionsPerClient": 1000}, "run": {"systemMetricsKey": "k"}}"#)
         var sockets: [Int32] = []
         for _ in 0..<200 {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -41,6 +41,12 @@ public struct HTTPServerConfig: Sendable, Codable {
     public var listenAddress: String
     /// Largest request body accepted.
     public var maxBodyBytes: Int
+    /// Connections open at once, from every client together; more wait in the kernel's backlog.
+    /// Lowered at startup to what the descriptor limit leaves room for.
+    public var maxConnections: Int
+    /// Connections open at once from one address (trusted proxies are exempt); more are closed as
+    /// they arrive.
+    public var maxConnectionsPerClient: Int
     /// Failed requests allowed per client and period: `N-S`, `N-M` or `N-H`.
     public var rateLimitRate: String
     /// PEM certificate file.

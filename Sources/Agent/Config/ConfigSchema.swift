@@ -61,7 +61,8 @@ public enum ConfigSchema {
         "httpClient": .object(["tlsCAPath": string(), "tlsSkipVerify": bool()]),
         "httpServer": .object([
             "idleTimeout": string("60s"), "headerTimeout": string("10s"), "listenAddress": string(":4000"),
-            "maxBodyBytes": number(4 * 1024 * 1024), "rateLimitRate": string("10-M"),
+            "maxBodyBytes": number(4 * 1024 * 1024), "maxConnections": number(512),
+            "maxConnectionsPerClient": number(32), "rateLimitRate": string("10-M"),
             "tlsCertificatePath": string(), "tlsCertificateBase64": string(),
             "tlsClientCAPath": string(), "tlsClientCABase64": string(),
             "tlsKeyPath": string(), "tlsKeyBase64": string(), "trustedProxies": list,

@@ -21,6 +21,12 @@ enum ConfigValidator {
         guard config.httpServer.maxBodyBytes > 0 else {
             throw ConfigError("httpServer.maxBodyBytes", "must be more than 0")
         }
+        guard config.httpServer.maxConnections >= 1 else {
+            throw ConfigError("httpServer.maxConnections", "must be 1 or more")
+        }
+        guard config.httpServer.maxConnectionsPerClient >= 1 else {
+            throw ConfigError("httpServer.maxConnectionsPerClient", "must be 1 or more")
+        }
         guard RateLimitRate(parsing: config.httpServer.rateLimitRate) != nil else {
             throw ConfigError(
                 "httpServer.rateLimitRate", "\"\(config.httpServer.rateLimitRate)\" is not N-S, N-M or N-H")

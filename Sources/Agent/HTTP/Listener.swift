@@ -7,6 +7,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
+import NIOHTTP2
 import NIOPosix
 import NIOSSL
 import ServiceLifecycle
@@ -26,6 +27,8 @@ public final class Listener: Service, Sendable {
     private let date = HTTPDate()
     /// Scrapes answered by ``ScrapeFastPath`` (for tests).
     let eventLoopScrapes: ScrapeFastPath.Count
+    /// Open connections by client (for tests).
+    let perClient: ConnectionLimits.PerClient
 
     /// Builds the routes and TLS configuration; bad TLS material is an error naming the key or file.
     public init(
@@ -52,16 +55,30 @@ public final class Listener: Service, Sendable {
             ],
             idleTimeout: .init(idle))
         let headerTimeout = TimeAmount(server.headerTimeout.duration)
+        let limits = ConnectionLimits(server, trustedProxies: Set(server.trustedProxies), logger: logger)
+        perClient = limits.perClient
+        var tlsForHTTP2 = tls
+        tlsForHTTP2.applicationProtocols = NIOHTTP2SupportedALPNProtocols
+        let contexts: ServerTLSContexts
+        do {
+            contexts = try ServerTLSContexts(configuration: tlsForHTTP2)
+        } catch {
+            throw ListenerError("httpServer: cannot make the TLS context: \(error)")
+        }
+        // At shutdown, an HTTP/2 connection is cut this long after its GOAWAY: past the runs' own
+        // deadline (run.shutdownTimeout), so the answers of the runs cut short there still go out.
+        let http2 = HTTP2Channel.Configuration(
+            idleTimeout: idle, gracefulCloseTimeout: config.run.shutdownTimeout.duration + .seconds(2),
+            streamConfiguration: stream)
         self.server = HTTPServerBuilder { responder in
             AgentChannel(
-                upgrade: try HTTP2UpgradeChannel(
-                    tlsConfiguration: tls,
-                    configuration: .init(
-                        idleTimeout: idle, gracefulCloseTimeout: .seconds(5), streamConfiguration: stream),
-                    responder: responder),
-                headerTimeout: headerTimeout)
+                tls: contexts, http1: HTTP1Channel(responder: responder, configuration: stream),
+                http2: HTTP2Channel(responder: responder, configuration: http2), headerTimeout: headerTimeout,
+                perClient: limits.perClient)
         }
-        configuration = .init(address: .hostname(host, port: port), serverName: nil, reuseAddress: true)
+        configuration = .init(
+            address: .hostname(host, port: port), serverName: nil, reuseAddress: true,
+            availableConnectionsDelegate: limits.availableConnections)
         self.logger = logger
     }
 

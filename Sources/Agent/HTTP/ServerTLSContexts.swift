@@ -1,0 +1,34 @@
+import NIOConcurrencyHelpers
+import NIOSSL
+
+/// The TLS context each new connection gets. A context is made again from the same configuration
+/// after every ``connectionsPerContext`` connections: NIOSSL leaves BoringSSL's server session
+/// cache at its defaults (20,480 sessions, kept for hours) and offers no way to bound it, so a
+/// handshake flood otherwise grew the agent by about 10 KiB per handshake for good. An old context,
+/// and its cache, goes when its last connection closes. Resumption still works within a context.
+final class ServerTLSContexts: Sendable {
+    /// Connections that share one context (and one session cache).
+    static let connectionsPerContext = 256
+
+    private let configuration: TLSConfiguration
+    private let current: NIOLockedValueBox<(context: NIOSSLContext, handedOut: Int)>
+
+    /// Contexts for `configuration`; throws when it cannot make one.
+    init(configuration: TLSConfiguration) throws {
+        self.configuration = configuration
+        current = NIOLockedValueBox((try NIOSSLContext(configuration: configuration), 0))
+    }
+
+    /// The context for a new connection.
+    func next() -> NIOSSLContext {
+        current.withLockedValue { current in
+            if current.handedOut >= Self.connectionsPerContext,
+                let fresh = try? NIOSSLContext(configuration: configuration)
+            {
+                current = (fresh, 0)
+            }
+            current.handedOut += 1
+            return current.context
+        }
+    }
+}
