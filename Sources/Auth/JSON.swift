@@ -141,10 +141,17 @@ extension JSON: Codable {
     }
 }
 
-/// Why text is not JSON.
+/// Why text is not JSON, and where: the line and column (both from 1, columns in bytes).
 public struct JSONParseError: Error, CustomStringConvertible, Sendable {
-    /// Where and what.
-    public var description: String
+    /// What is wrong.
+    public var reason: String
+    /// The line of the byte where it went wrong.
+    public var line: Int
+    /// The column of that byte.
+    public var column: Int
+
+    /// "line L, column C: reason".
+    public var description: String { "line \(line), column \(column): \(reason)" }
 }
 
 /// A strict RFC 8259 parser over UTF-8 bytes (Foundation's decoders were the slowest part of
@@ -166,7 +173,11 @@ struct JSONParser {
     }
 
     private func fail(_ what: String) -> JSONParseError {
-        JSONParseError(description: "JSON: \(what) at byte \(index)")
+        let end = min(index, bytes.count)
+        let before = bytes[..<end]
+        let line = before.reduce(1) { $1 == 0x0a ? $0 + 1 : $0 }
+        let column = end - (before.lastIndex(of: 0x0a).map { $0 + 1 } ?? 0) + 1
+        return JSONParseError(reason: what, line: line, column: column)
     }
 
     private mutating func skipSpace() {

@@ -14,6 +14,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,20 +82,24 @@ static int probe_agrees(void) {
     return agrees;
 }
 
-static pthread_once_t loaded = PTHREAD_ONCE_INIT;
+// The library is looked for until it has loaded: a failure (no descriptor left for dlopen, say) is
+// not kept for the life of the agent. `loaded` is set once `api` and `shared` are final.
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int loaded = 0;
 static char failure[512] = "";
 
-static void load(void) {
+// With load_lock held; 1 when the library and every function were found.
+static int load(void) {
     void *library = dlopen(LIBRARY, RTLD_NOW | RTLD_LOCAL);
     if (library == NULL) {
         snprintf(failure, sizeof failure, "cannot load %s (install libjsonnet0): %s", LIBRARY, dlerror());
-        return;
+        return 0;
     }
 #define LOOK_UP(field)                                                                         \
     if ((api.field = dlsym(library, "jsonnet_" #field)) == NULL) {                             \
         snprintf(failure, sizeof failure, "%s has no function jsonnet_%s", LIBRARY, #field); \
-        api.make = NULL;                                                                       \
-        return;                                                                                \
+        dlclose(library);                                                                      \
+        return 0;                                                                              \
     }
     LOOK_UP(make)
     LOOK_UP(destroy)
@@ -115,15 +120,32 @@ static void load(void) {
     LOOK_UP(json_object_append)
 #undef LOOK_UP
     shared = etcha_shared_stdlib_install(library) && probe_agrees();
+    return 1;
+}
+
+// Loads the library unless it is loaded; whether it is.
+static int ensure_loaded(void) {
+    if (atomic_load_explicit(&loaded, memory_order_acquire)) return 1;
+    pthread_mutex_lock(&load_lock);
+    if (!atomic_load_explicit(&loaded, memory_order_relaxed) && load()) {
+        atomic_store_explicit(&loaded, 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&load_lock);
+    return atomic_load_explicit(&loaded, memory_order_acquire);
 }
 
 const char *etcha_jsonnet_load_failure(void) {
-    pthread_once(&loaded, load);
-    return api.make == NULL ? failure : NULL;
+    if (ensure_loaded()) return NULL;
+    // A copy per thread: another thread's failed attempt may be writing the shared one.
+    static __thread char reason[sizeof failure];
+    pthread_mutex_lock(&load_lock);
+    memcpy(reason, failure, sizeof reason);
+    pthread_mutex_unlock(&load_lock);
+    return reason;
 }
 
 int etcha_jsonnet_shares_stdlib(void) {
-    pthread_once(&loaded, load);
+    ensure_loaded();
     return shared;
 }
 
@@ -147,8 +169,7 @@ static struct etcha_vm *unwrap(struct JsonnetVm *vm) { return (struct etcha_vm *
 
 // Every other function takes a VM, which only exists once jsonnet_make succeeded.
 struct JsonnetVm *jsonnet_make(void) {
-    pthread_once(&loaded, load);
-    if (api.make == NULL) return NULL;
+    if (!ensure_loaded()) return NULL;
     struct etcha_vm *vm = calloc(1, sizeof *vm);
     if (vm == NULL) return NULL;
     vm->library = api.make();

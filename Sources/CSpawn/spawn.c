@@ -11,6 +11,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /// A child's exit sends SIGCHLD to the thread that started it. The agent never handles SIGCHLD (it
@@ -161,6 +162,13 @@ int etcha_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 
 int etcha_pidfd_open(pid_t pid) {
     return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+int etcha_has_exited(pid_t pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) != 0) return -1;
+    return info.si_pid != 0;
 }
 
 int etcha_eventfd(void) {

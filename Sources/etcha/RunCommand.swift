@@ -38,6 +38,7 @@ struct RunCommand: AsyncParsableCommand {
             if results.values.contains(where: \.failed) || pulled.values.contains(where: \.failed) { throw ExitCode(1) }
             return
         }
+        let shutdownTimeout = loaded.config.run.shutdownTimeout.duration
         let shells = ShellSessions(sources: agent.sources, config: loaded.config, metrics: metrics, logger: logger)
         let listener: Listener
         do {
@@ -51,12 +52,17 @@ struct RunCommand: AsyncParsableCommand {
             services: [
                 .init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup),
                 .init(service: listener, successTerminationBehavior: .gracefullyShutdownGroup),
-                // Last, so it is the first told to stop: shells end before the listener drains.
+                // Told to stop before the listener, so shells end before the listener drains.
                 .init(service: shells, successTerminationBehavior: .gracefullyShutdownGroup),
+                // Last: told first, it starts the clock on the runs still going.
+                .init(
+                    service: ShutdownDeadline(sources: agent.sources, timeout: shutdownTimeout),
+                    successTerminationBehavior: .ignore),
             ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger)
-        configuration.maximumGracefulShutdownDuration = loaded.config.run.shutdownTimeout.duration
+        // Past the deadline, the runs' answers get a moment to be written before everything is cancelled.
+        configuration.maximumGracefulShutdownDuration = shutdownTimeout + .seconds(2)
         let group = ServiceGroup(configuration: configuration)
         logger.info(
             "starting", metadata: ["version": "\(AgentVersion.current)", "sources": "\(agent.sources.all.count)"])

@@ -74,7 +74,9 @@ import Testing
         let context = CommandEngine.Context(
             exec: .shell, environment: [:], origin: RunOrigin(source: "s", trigger: .push),
             deadline: .now + .seconds(30))
-        let result = await engine.apply(new, replacing: old, context: context)
+        let replacement = await engine.apply(new, replacing: old, context: context)
+        let result = replacement.result
+        #expect(replacement.removalsDone)
         #expect(dir.read("log") == "remove-early\nchange-early\nchange-late\nremove-late\n")
         #expect(result.removedIDs == ["early", "late"])
         #expect(result.changedIDs == ["early", "late"])

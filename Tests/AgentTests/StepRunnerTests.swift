@@ -78,6 +78,41 @@ import Testing
         #expect(result.status == nil)
     }
 
+    /// A script that closes or redirects its own output still ends at its deadline: the end of the
+    /// output is not the end of the step.
+    @Test(arguments: ["exec >/dev/null 2>&1; sleep 60", "exec >&- 2>&-; sleep 60", "exec >&- 2>&- <&-; sleep 60"])
+    func aScriptThatLetsGoOfItsOutputStillEndsAtTheDeadline(script: String) async throws {
+        let started = ContinuousClock.now
+        let result = await StepRunner.run(
+            script, exec: .shell, environment: [:], stdin: "input", deadline: .now + .milliseconds(500))
+        #expect(result.failure == "timed out")
+        #expect(result.status == nil)
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
+    @Test func cancellationEndsAScriptThatLetGoOfItsOutput() async throws {
+        let run = Task {
+            await StepRunner.run(
+                "exec >/dev/null 2>&1; sleep 60", exec: .shell, environment: [:], stdin: "",
+                deadline: .now + .seconds(120))
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        let started = ContinuousClock.now
+        run.cancel()
+        let result = await run.value
+        #expect(result.failure == "killed: the agent is shutting down")
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+
+    @Test func aScriptThatClosesItsOutputAndExitsReportsItsStatus() async throws {
+        let result = await StepRunner.run(
+            "echo before; exec >&- 2>&-; sleep 0.2; exit 3", exec: .shell, environment: [:], stdin: "",
+            deadline: .now + .seconds(30))
+        #expect(result.failure == nil)
+        #expect(result.status == 3)
+        #expect(result.output == "before\n")
+    }
+
     @Test func aStepEndsWhenItsScriptExitsEvenIfABackgroundChildHoldsTheOutput() async throws {
         let dir = TemporaryDirectory()
         let started = ContinuousClock.now

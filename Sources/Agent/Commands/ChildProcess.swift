@@ -12,9 +12,7 @@ import NIOConcurrencyHelpers
 /// that becomes readable when the child exits. A step ends when its process exits: output still
 /// buffered is read, and a background child that keeps the pipe open is not waited for. The
 /// deadline and cancellation kill the whole process group (cancellation from the cancelling
-/// thread, and the exit wakes the poll).
-/// (swift-subprocess does the same job but costs about 0.4 ms more per spawn, measured with
-/// `bench/`; the engine's budget is 0.3 ms per command.)
+/// thread, and the exit wakes the poll), from the spawn to the reap.
 struct ChildProcess {
     /// The program (found on `PATH` unless it holds a slash) and its arguments.
     var command: [String]
@@ -32,10 +30,13 @@ struct ChildProcess {
     /// child's dup2 to 0 keeps its copy), rather than an open and a close of /dev/null per step.
     private static let nullInput = open("/dev/null", O_RDONLY | O_CLOEXEC)
 
-    /// Runs the process until it exits, the deadline passes, or the task is cancelled.
-    func run(deadline: ContinuousClock.Instant, outputLimit: Int) async -> StepResult {
+    /// Runs the process until it exits, the deadline passes, the task is cancelled or `abort` ends
+    /// every step.
+    func run(deadline: ContinuousClock.Instant, outputLimit: Int, abort: StepAbort?) async -> StepResult {
         Self.pipeSignalIgnored
         let cancellation = Cancellation()
+        abort?.register(cancellation)
+        defer { abort?.unregister(cancellation) }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 // A queue of its own: its thread blocks in poll(2), which must not hold up an event
@@ -168,16 +169,27 @@ struct ChildProcess {
         var exited = false
         var outputOpen = true
 
-        // Without a pidfd (kernels before 5.3) the exit cannot be watched: read to end of file instead.
-        while outputOpen && !(pidfd >= 0 && exited && !hasData(output[0])) {
-            var fds: [pollfd] = [pollfd(fd: output[0], events: Int16(POLLIN), revents: 0)]
+        // The loop ends when the child has exited and the output already written is read, whatever
+        // the child did with its descriptors: a script that closes or redirects its output is still
+        // held to the deadline. Without a pidfd (kernels before 5.3, or no descriptor left), the exit
+        // is looked for every 10 ms instead.
+        while !exited || (outputOpen && hasData(output[0])) {
+            var fds: [pollfd] = []
+            if outputOpen { fds.append(pollfd(fd: output[0], events: Int16(POLLIN), revents: 0)) }
             if !exited && pidfd >= 0 { fds.append(pollfd(fd: pidfd, events: Int16(POLLIN), revents: 0)) }
             if input[1] >= 0 { fds.append(pollfd(fd: input[1], events: Int16(POLLOUT), revents: 0)) }
-            let timeout = killedBecause == nil ? milliseconds(until: deadline) : 100
+            var timeout = killedBecause == nil ? milliseconds(until: deadline) : 100
+            if pidfd < 0 { timeout = min(timeout, 10) }
             let ready = poll(&fds, nfds_t(fds.count), timeout)
-            if ready < 0 && errno != EINTR { break }
-            if ready == 0 && killedBecause == nil {
-                killedBecause = "timed out"
+            if ready < 0 && errno != EINTR {
+                // Nothing can be watched any more: end the child now rather than wait on it unbounded.
+                killedBecause = killedBecause ?? "cannot watch the process: \(errnoText())"
+                kill(-pid, SIGKILL)
+                break
+            }
+            if pidfd < 0 && !exited && etcha_has_exited(pid) != 0 { exited = true }
+            if killedBecause == nil && ContinuousClock.now >= deadline {
+                killedBecause = StepResult.timedOut
                 kill(-pid, SIGKILL)
                 continue
             }
@@ -276,6 +288,42 @@ struct ChildProcess {
     }
 
     private func errnoText() -> String { String(cString: strerror(errno)) }
+}
+
+/// Ends every step of an agent at once, at shutdown's deadline: running steps have their process
+/// groups killed, and steps after that never start.
+public final class StepAbort: Sendable {
+    private struct State {
+        var aborted = false
+        var running: [ObjectIdentifier: ChildProcess.Cancellation] = [:]
+    }
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    /// Kills every running step and refuses later ones.
+    public func abort() {
+        let running = state.withLockedValue { state in
+            state.aborted = true
+            return Array(state.running.values)
+        }
+        for cancellation in running { cancellation.cancel() }
+    }
+
+    /// Whether ``abort()`` was called.
+    public var isAborted: Bool { state.withLockedValue { $0.aborted } }
+
+    func register(_ cancellation: ChildProcess.Cancellation) {
+        let aborted = state.withLockedValue { state in
+            if !state.aborted { state.running[ObjectIdentifier(cancellation)] = cancellation }
+            return state.aborted
+        }
+        if aborted { cancellation.cancel() }
+    }
+
+    func unregister(_ cancellation: ChildProcess.Cancellation) {
+        state.withLockedValue { _ = $0.running.removeValue(forKey: ObjectIdentifier(cancellation)) }
+    }
 }
 
 /// Calls `body` with a NULL-terminated C array of `strings`.

@@ -19,11 +19,14 @@ public struct CommandEngine: Sendable {
     public var metrics: EtchaMetrics?
     /// Where steps are logged.
     public var logger: Logger
+    /// Ends every step of this engine at once (shutdown's deadline).
+    public var abort: StepAbort
 
     /// Makes an engine.
-    public init(metrics: EtchaMetrics?, logger: Logger) {
+    public init(metrics: EtchaMetrics?, logger: Logger, abort: StepAbort = StepAbort()) {
         self.metrics = metrics
         self.logger = logger
+        self.abort = abort
     }
 
     /// Everything a run needs besides its commands.
@@ -218,14 +221,18 @@ public struct CommandEngine: Sendable {
         -> StepResult
     {
         guard ContinuousClock.now < state.context.deadline else {
+            state.result.timedOut = true
             return StepResult(status: nil, output: "", failure: "timed out before it started")
         }
         var environment = exec.envInherit ? state.inherited : [:]
         environment.merge(exec.env) { _, new in new }
         environment.merge(state.context.environment) { _, new in new }
         environment.merge(state.variables) { _, new in new }
-        return await StepRunner.run(
-            script, exec: exec, environment: environment, stdin: command.stdin, deadline: state.context.deadline)
+        let result = await StepRunner.run(
+            script, exec: exec, environment: environment, stdin: command.stdin, deadline: state.context.deadline,
+            abort: abort)
+        if result.failure == StepResult.timedOut { state.result.timedOut = true }
+        return result
     }
 
     private func count(_ command: Command, parentID: String, mode: CommandMode, failed: Bool, state: RunState) {

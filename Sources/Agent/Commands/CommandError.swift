@@ -11,6 +11,9 @@ public struct CommandError: Error, CustomStringConvertible, Sendable, Equatable 
         public static let spawnFailed = Code(name: "spawnFailed")
         /// Jsonnet could not render the pattern.
         public static let render = Code(name: "render")
+        /// The node itself cannot do it now (no descriptor or memory left, a library it cannot load):
+        /// not the pattern's fault.
+        public static let unavailable = Code(name: "unavailable")
         /// The code's name.
         public var description: String { name }
     }

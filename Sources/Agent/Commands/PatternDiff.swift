@@ -32,20 +32,39 @@ public struct PatternDiff: Sendable, Equatable {
     }
 }
 
+/// What replacing one command list by another did.
+public struct Replacement: Sendable, Equatable {
+    /// Everything the removals and the new list did.
+    public var result = RunResult()
+    /// Whether every removal the diff asked for ran and succeeded. Only then may the new pattern be
+    /// held in place of the old: otherwise the old commands still to undo would be forgotten.
+    public var removalsDone = true
+}
+
 extension CommandEngine {
     /// Replaces `old` by `new`: the diff's removals (each command's `remove` runs; its check still
-    /// decides unless `always`), then `new` in change mode, then the removals that come after.
-    public func apply(_ new: [Command], replacing old: [Command], context: Context) async -> RunResult {
+    /// decides unless `always`), then, when they succeeded, `new` in change mode, then the removals
+    /// that come after.
+    public func apply(_ new: [Command], replacing old: [Command], context: Context) async -> Replacement {
         let diff = PatternDiff(from: old, to: new)
-        var result = RunResult()
+        var replacement = Replacement()
         if !diff.removeBefore.isEmpty {
-            result.append(await run(diff.removeBefore, mode: .remove, context: context))
-            if result.failed { return result }
+            replacement.result.append(await run(diff.removeBefore, mode: .remove, context: context))
+            if replacement.result.failed {
+                replacement.removalsDone = false
+                return replacement
+            }
         }
-        result.append(await run(new, mode: .change, context: context))
-        if !diff.removeAfter.isEmpty, !result.failed {
-            result.append(await run(diff.removeAfter, mode: .remove, context: context))
+        replacement.result.append(await run(new, mode: .change, context: context))
+        if !diff.removeAfter.isEmpty {
+            if replacement.result.failed {
+                replacement.removalsDone = false
+                return replacement
+            }
+            let after = await run(diff.removeAfter, mode: .remove, context: context)
+            replacement.result.append(after)
+            replacement.removalsDone = !after.failed
         }
-        return result
+        return replacement
     }
 }

@@ -29,6 +29,8 @@ public struct RunResult: Sendable, Equatable {
     public var removedOutputs: [String] = []
     /// One line per failure.
     public var errors: [String] = []
+    /// Whether a step was killed at the run's deadline.
+    public var timedOut = false
     /// Events fired, in order.
     public var events: [FiredEvent] = []
 
@@ -45,6 +47,7 @@ public struct RunResult: Sendable, Equatable {
         removedIDs += other.removedIDs
         removedOutputs += other.removedOutputs
         errors += other.errors
+        timedOut = timedOut || other.timedOut
         events += other.events
     }
 }

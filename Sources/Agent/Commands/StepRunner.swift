@@ -12,6 +12,9 @@ public struct StepResult: Sendable, Equatable {
 
     /// Whether the script exited 0.
     public var succeeded: Bool { status == 0 && failure == nil }
+
+    /// The failure of a step killed at its deadline.
+    public static let timedOut = "timed out"
 }
 
 /// Runs one script under an exec: in a process group of its own (so the whole group can be killed),
@@ -25,7 +28,7 @@ enum StepRunner {
 
     static func run(
         _ script: String, exec: ResolvedExec, environment: [String: String], stdin: String,
-        deadline: ContinuousClock.Instant
+        deadline: ContinuousClock.Instant, abort: StepAbort? = nil
     ) async -> StepResult {
         let argv: [String]
         do {
@@ -36,7 +39,7 @@ enum StepRunner {
         let process = ChildProcess(
             command: argv, environment: environment, workDir: exec.workDir, stdin: stdin,
             credentials: { () throws(CommandError) in try credentials(for: exec) })
-        return await process.run(deadline: deadline, outputLimit: outputLimit)
+        return await process.run(deadline: deadline, outputLimit: outputLimit, abort: abort)
     }
 
     /// The exec command split into words, then the script as one more argument (or the script

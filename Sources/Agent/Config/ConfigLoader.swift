@@ -47,7 +47,7 @@ public struct ConfigLoader: Sendable {
         do {
             tree = try JSON(parsing: data)
         } catch {
-            throw ConfigError("configuration: not valid JSON: \(error.localizedDescription)")
+            throw ConfigError("configuration: not valid JSON: \(error)")
         }
         guard tree.object != nil else { throw ConfigError("configuration: must be an object") }
         return try load(tree: tree)
@@ -89,7 +89,7 @@ public struct ConfigLoader: Sendable {
             do {
                 tree = try JSON(parsing: data)
             } catch {
-                throw ConfigError("\(file): not valid JSON: \(error.localizedDescription)")
+                throw ConfigError("\(file): not valid JSON: \(error)")
             }
         } else {
             do {

@@ -2,8 +2,8 @@ import Hummingbird
 import NIOCore
 
 /// Refuses clients that failed too often with 429 and `Retry-After`, and counts failures: every
-/// answer of 400 or more under `/etcha/`, and every answer but 404 elsewhere (a path that is not a
-/// webhook is no attempt at anything).
+/// 4xx answer under `/etcha/`, and every 4xx but 404 elsewhere (a path that is not a webhook is no
+/// attempt at anything). A 5xx is the node's own failure, never held against the client.
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = AgentRequestContext
 
@@ -32,7 +32,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     }
 
     private func count(_ status: HTTPResponse.Status, path: String, client: String) {
-        guard status.code >= 400 else { return }
+        guard (400..<500).contains(status.code) else { return }
         if status == .notFound && !path.hasPrefix("/etcha/") { return }
         gate.limiter.recordFailure(of: client)
     }

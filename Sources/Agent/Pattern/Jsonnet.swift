@@ -52,7 +52,7 @@ enum Jsonnet {
     ) throws(CommandError) -> Evaluation {
         guard let vm = jsonnet_make() else {
             let reason = etcha_jsonnet_load_failure().map { String(cString: $0) } ?? "out of memory"
-            throw CommandError(.render, "cannot start the Jsonnet VM: \(reason)")
+            throw CommandError(.unavailable, "cannot start the Jsonnet VM: \(reason)")
         }
         if !sharedStdlib { etcha_jsonnet_own_stdlib(vm) }
         defer {
@@ -70,7 +70,9 @@ enum Jsonnet {
         let output = withExtendedLifetime((importer, context)) {
             jsonnet_evaluate_snippet(vm, filename, snippet, &failed)
         }
-        guard let output else { throw CommandError(.render, "\(filename): Jsonnet returned nothing") }
+        guard let output else {
+            throw CommandError(.unavailable, "\(filename): Jsonnet returned nothing (out of memory?)")
+        }
         let text = String(cString: output)
         _ = jsonnet_realloc(vm, output, 0)
         guard failed == 0 else { throw CommandError(.render, Jsonnet.describe(error: text)) }

@@ -132,13 +132,21 @@ public final class Source: Sendable {
             if self.settings.checkOnly || request.checkOnly {
                 return await engine.run(pattern.run, mode: .check, context: context)
             }
-            let result: RunResult
+            var result = RunResult()
             if self.settings.triggerOnly {
-                result = RunResult()  // held: it runs when an event or webhook triggers the source
+                // held: it runs when an event or webhook triggers the source
             } else if self.settings.noRemove {
                 result = await engine.run(pattern.run, mode: .change, context: context)
             } else {
-                result = await engine.apply(pattern.run, replacing: held.pattern.run, context: context)
+                let replacement = await engine.apply(pattern.run, replacing: held.pattern.run, context: context)
+                result = replacement.result
+                guard replacement.removalsDone else {
+                    // The old token stays held and saved, so the removals are tried again by the next
+                    // push or pull of the new one, after a restart too.
+                    result.errors.append(
+                        "kept the previous pattern: the removals of commands it no longer has did not all succeed")
+                    return result
+                }
             }
             self.hold(pattern, signed: signed)
             metrics?.jwtExpiry(source: self.name, expiresAt: signed.expiresAt)

@@ -13,6 +13,8 @@ public struct SourceError: Error, CustomStringConvertible, Sendable, Equatable {
         public static let unverified = Code(name: "unverified")
         /// The token is older than the one held (anti-rollback, HTTP 409).
         public static let stale = Code(name: "stale")
+        /// The node cannot render or run it now, through no fault of the token (HTTP 503).
+        public static let unavailable = Code(name: "unavailable")
     }
 
     /// What kind of refusal it is.

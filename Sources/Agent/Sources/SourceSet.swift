@@ -45,6 +45,12 @@ public final class SourceSet: Sendable {
     /// Where accepted tokens are kept.
     public let store: StateStore
 
+    /// Ends every running step and refuses new ones: shutdown's deadline (``ShutdownDeadline``).
+    /// The runs they belong to end with those steps failed, and their requests get their answers.
+    public func abortRuns() {
+        engine.abort.abort()
+    }
+
     /// The source called `name`, if any.
     public subscript(name: String) -> Source? { byName[name] }
 
@@ -200,7 +206,9 @@ public final class SourceSet: Sendable {
             }
         } catch {
             logger.error("pattern refused", metadata: ["reason": "\(error)"])
-            throw SourceError(.invalidPattern, source: source.name, detail: error.description)
+            throw SourceError(
+                error.code == .unavailable ? .unavailable : .invalidPattern, source: source.name,
+                detail: error.description)
         }
     }
 
@@ -251,6 +259,6 @@ public final class SourceSet: Sendable {
 extension CommandEngine {
     /// The same engine logging to `logger`.
     func logging(to logger: Logger) -> CommandEngine {
-        CommandEngine(metrics: metrics, logger: logger)
+        CommandEngine(metrics: metrics, logger: logger, abort: abort)
     }
 }

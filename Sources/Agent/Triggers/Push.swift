@@ -5,7 +5,7 @@ import NIOCore
 /// `POST /etcha/v1/push/SOURCE` (SPEC §5): the body is a JWT; `?check` runs check mode. The answer
 /// is the run's result object. An unknown source, a source without `allowPush` and any token that
 /// does not verify all answer 404, with the reason only in the log; a token older than the held one
-/// answers 409; a full run queue 503.
+/// answers 409; a full run queue, or a node that cannot render now (``SourceError/Code/unavailable``), 503.
 struct PushRoute: Sendable {
     let sources: SourceSet
     let bodyLimit: BodyLimit
@@ -36,6 +36,7 @@ struct PushRoute: Sendable {
             case .stale: throw HTTPError(.conflict)
             case .queueFull: throw HTTPError(.serviceUnavailable)
             case .invalidPattern: throw HTTPError(.badRequest, message: error.description)
+            case .unavailable: throw HTTPError(.serviceUnavailable, message: error.description)
             default: throw HTTPError(.notFound)
             }
         }

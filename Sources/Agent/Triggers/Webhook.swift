@@ -6,7 +6,8 @@ import NIOCore
 
 /// Webhooks (SPEC §6): a request of any method on a path in some source's `webhookPaths` runs those
 /// sources' patterns, in alphabetical order, until one fires `webhookBody`; that output is the
-/// answer (content type from `webhookContentType`, else text/plain). No answer: 404.
+/// answer (content type from `webhookContentType`, else text/plain). No answer: 404, unless a run
+/// failed or was refused, which answers 5xx (``failure(of:)``, 503 for a full run queue).
 ///
 /// A source with `webhookSecret` accepts only requests signed GitHub's way (`X-Hub-Signature-256`);
 /// when any source of the path has a secret the request does not satisfy, the answer is 401 and
@@ -54,17 +55,36 @@ struct WebhookMiddleware: RouterMiddleware {
         }
         let client = identity.client(of: request, peerAddress: context.peerAddress)
         let environment = Self.environment(of: request, body: bytes)
+        var failure: HTTPError?
         for source in targets {
-            let outcome = await run(source, environment: environment, client: client)
-            guard case .success(let result) = outcome else { throw HTTPError(.serviceUnavailable) }
-            guard let answer = result.events.last(where: { $0.name == "webhookBody" }) else { continue }
+            let result: RunResult
+            switch await run(source, environment: environment, client: client) {
+            case .success(let ran):
+                result = ran
+            case .failure(let error):
+                failure = failure ?? HTTPError(.serviceUnavailable, message: "webhook not run: the run queue is full\n")
+                context.logger.warning("webhook refused", metadata: ["source": "\(source.name)", "reason": "\(error)"])
+                continue
+            }
+            guard let answer = result.events.last(where: { $0.name == "webhookBody" }) else {
+                if result.failed { failure = failure ?? Self.failure(of: result) }
+                continue
+            }
             let type = result.events.last { $0.name == "webhookContentType" }?.output
                 .trimmingCharacters(in: .whitespacesAndNewlines)
             return Response(
                 status: .ok, headers: [.contentType: type?.isEmpty == false ? type! : "text/plain"],
                 body: .init(byteBuffer: ByteBuffer(string: answer.output)))
         }
-        throw HTTPError(.notFound)
+        throw failure ?? HTTPError(.notFound)
+    }
+
+    /// The answer to a webhook whose run failed without an answer: 504 when a step ran out of time,
+    /// 500 otherwise. The reason is short; the log has the command and its error.
+    static func failure(of result: RunResult) -> HTTPError {
+        result.timedOut
+            ? HTTPError(.gatewayTimeout, message: "webhook run failed: timed out\n")
+            : HTTPError(.internalServerError, message: "webhook run failed: a command failed\n")
     }
 
     /// Runs `source` for the request; a full run queue is the only refusal (sources are known).

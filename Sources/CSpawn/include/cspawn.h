@@ -24,6 +24,10 @@ int etcha_spawn(pid_t *pid, const char *path, char *const argv[], char *const en
 /// pidfd_open(2): a descriptor that becomes readable when `pid` exits, or -1.
 int etcha_pidfd_open(pid_t pid);
 
+/// Whether `pid` (a child of the caller) has exited, without reaping it (waitid with WNOWAIT): 1 when
+/// it has, 0 when it still runs, -1 on error.
+int etcha_has_exited(pid_t pid);
+
 /// An eventfd(2) (close-on-exec, non-blocking) used to wake a poll, or -1.
 int etcha_eventfd(void);
 
