@@ -155,6 +155,15 @@ import Testing
         #expect(error(json) == message)
     }
 
+    @Test func aParseErrorNamesThePositionNotAType() throws {
+        let nested = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+        let deep = try #require(error("{\"sources\":\n \(nested)}"))
+        #expect(deep.contains("line 2, column"), "\(deep)")
+        #expect(!deep.contains("JSONParseError"), "\(deep)")
+        let broken = try #require(error("{\"run\": {\"stateDir\": }}"))
+        #expect(broken.contains("line 1, column"), "\(broken)")
+    }
+
     @Test func badOverridesNameTheKey() {
         #expect(error(overrides: ["run_nope=1"]) == "-x run_nope: no such configuration key")
         #expect(error(overrides: ["run_stateDir"]) == "-x run_stateDir: expected KEY=VALUE")

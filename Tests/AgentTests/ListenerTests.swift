@@ -205,6 +205,20 @@ import Testing
         }
     }
 
+    /// A run that fails is the node's failure, not the client's: its 5xx answers do not count
+    /// toward the client's failure limit (2 a minute here).
+    @Test func webhookRunFailuresAnswer500AndDoNotCountAgainstTheClient() async throws {
+        try await withAgent(
+            #"{"httpServer": {"rateLimitRate": "2-M"}, "sources": {"hook": {"triggerOnly": true, "webhookPaths": ["/fail"], "commands": [{"id": "f", "always": true, "change": "exit 3"}]}}}"#
+        ) { (agent, client) async throws in
+            for _ in 0..<5 {
+                let reply = try await send(client, agent.base + "/fail")
+                #expect(reply.status == 500)
+                #expect(reply.text.contains("webhook run failed"), "\(reply.text)")
+            }
+        }
+    }
+
     @Test(arguments: [true, false]) func failuresAreLimitedPerClient(http2: Bool) async throws {
         try await withAgent(
             #"{"run": {"systemMetricsKey": "k"}, "httpServer": {"trustedProxies": ["127.0.0.1"]}}"#, http2: http2

@@ -157,6 +157,31 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
         }
     }
 
+    /// The held token follows what was applied: while `fa`'s removal fails, the source keeps the
+    /// token that has `fa`, so a later push (or the next start) tries the removal again.
+    @Test func aFailedRemovalKeepsThePreviousTokenUntilTheRemovalSucceeds() async throws {
+        let dir = TemporaryDirectory()
+        try await withAgent(Self.config, dir: dir) { (agent, client) async throws in
+            let now = Int(Date().timeIntervalSince1970)
+            let first = try Self.token(
+                "[{id: 'fa', check: 'test -f \(dir.path)/fa', change: 'touch \(dir.path)/fa', "
+                    + "remove: 'test ! -f \(dir.path)/stuck && rm \(dir.path)/fa'}]", iat: now - 20)
+            let second = try Self.token("[{id: 'other', always: true, change: 'true'}]", iat: now - 10)
+            #expect(try await push(client, agent, first).status == 200)
+            dir.write("stuck", "")
+            let failed = try await push(client, agent, second)
+            #expect(failed.text.contains("kept the previous pattern"), "\(failed.text)")
+            #expect(dir.exists("fa"))
+            #expect(dir.read("web.jwt") == first)
+
+            try FileManager.default.removeItem(atPath: dir.path + "/stuck")
+            let retried = try await push(client, agent, second)
+            #expect(retried.text.contains(#""removedIDs":["fa"]"#), "\(retried.text)")
+            #expect(!dir.exists("fa"))
+            #expect(dir.read("web.jwt") == second)
+        }
+    }
+
     /// Requests are handled on their connection's event loop; a push's rendering must not be, or it
     /// holds up every connection on that loop.
     @Test func aLongRenderDoesNotHoldUpOtherConnections() async throws {

@@ -91,7 +91,7 @@ import Testing
         let unit = try String(contentsOfFile: Binary.repository + "/examples/systemd/etcha.service", encoding: .utf8)
         for setting in [
             "NoNewPrivileges=yes", "PrivateTmp=yes", "ProtectSystem=", "Restart=on-failure", "StateDirectory=etcha",
-            "ETCHA_RUN_STATEDIR=/var/lib/etcha",
+            "ETCHA_RUN_STATEDIR=/var/lib/etcha", "MemoryMax=", "TasksMax=",
         ] {
             #expect(unit.contains(setting), "the unit lacks \(setting)")
         }
