@@ -119,6 +119,33 @@ import Testing
         #expect(Ecosystem.eventually(within: 20) { FileManager.default.fileExists(atPath: scratch.path + "/small") })
         #expect(agent.stderr.contains("msg=restored"))
     }
+
+    /// No descriptor left (the agent's limit lowered to what it has open, the backlog full): the
+    /// listener backs off instead of spinning, a push on an open connection is refused with 503 as
+    /// the node's failure (not counted: the failure limit here is 1 a minute), and once descriptors
+    /// are back the same push works (the failed library load was not kept).
+    @Test func descriptorExhaustionBacksOffAndAnswers503UntilDescriptorsReturn() throws {
+        let scratch = Scratch()
+        try Self.setup(scratch, stateDir: scratch.path + "/state")
+        _ = try Self.build(scratch, "a")
+        let agent = try Binary.start(
+            ["-c", "etcha.json", "run"], in: scratch.path, environment: ["ETCHA_HTTPSERVER_RATELIMITRATE": "1-M"])
+        defer { agent.stop() }
+        let port = Binary.port(of: agent)
+        try #require(!port.isEmpty, "\(agent.stderr)")
+        let result = try Ecosystem.sh(
+            "python3 '\(Binary.repository)/bench/faults/exhaust-descriptors.py' \(agent.process.processIdentifier) \(port) a.jwt",
+            in: scratch.path)
+        let lines = result.output.split(separator: "\n").map(String.init)
+        let figures = try #require(
+            lines.last.flatMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] },
+            "\(result.output)")
+        #expect(figures["exhaustedStatus"] as? Int == 503, "\(result.output)")
+        #expect(lines.contains { $0.hasPrefix("exhausted") && $0.contains("Too many open files") }, "\(result.output)")
+        #expect((figures["cpuPercent"] as? Double ?? 100) < 30, "the event loop spun: \(result.output)")
+        #expect(figures["restoredStatus"] as? Int == 200, "\(result.output)\n\(agent.stderr)")
+        #expect(FileManager.default.fileExists(atPath: scratch.path + "/a"))
+    }
 }
 
 /// The soak benchmark, short: 300 webhooks and 30 pushes against the built binary leave no zombie,

@@ -12,8 +12,8 @@ import NIOCore
 ///   arrives, so one client cannot take the whole listener. Trusted proxies are exempt: their
 ///   connections carry many clients.
 ///
-/// NIO backs off accepting for a second when accept(2) fails for want of descriptors, so a full
-/// descriptor table does not spin the listener's event loop.
+/// When accept(2) fails for want of descriptors all the same (commands hold them too, or the
+/// limit was lowered), ``AcceptPause`` stops accepting for a second.
 struct ConnectionLimits: Sendable {
     /// Descriptors kept free of connections for everything else: state files, pipes and pidfds of
     /// commands, pulls, the scrape's /proc reads.

@@ -133,6 +133,9 @@ public final class Listener: Service, Sendable {
                 throw ResponseAbandoned()
             }
         } onServerRunning: { channel in
+            try? await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.addHandler(AcceptPause(logger: logger), position: .first)
+            }.get()
             if let port = channel.localAddress?.port { bound.set(port) }
         }
         try await service.run()
