@@ -120,6 +120,26 @@ import Testing
         #expect(agent.stderr.contains("msg=restored"))
     }
 
+    /// 20 s of TLS handshakes from three processes at full speed (half TLS 1.2, half 1.3): scrapes
+    /// from another address keep answering, and resident memory comes back within 10 MiB.
+    @Test func memoryReturnsAfterAHandshakeFlood() throws {
+        let scratch = Scratch()
+        try Self.setup(scratch, stateDir: scratch.path + "/state")
+        let agent = try Binary.start(["-c", "etcha.json", "run"], in: scratch.path, environment: [:])
+        defer { agent.stop() }
+        let port = Binary.port(of: agent)
+        try #require(!port.isEmpty, "\(agent.stderr)")
+        let flood = "'\(Binary.repository)/bench/faults/handshake-flood.py'"
+        let result = try Ecosystem.sh("python3 \(flood) \(agent.process.processIdentifier) \(port) 20 3 m")
+        let figures = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Double], "\(result.output)")
+        #expect(figures["handshakes", default: 0] > 1000, "\(result.output)")
+        #expect(figures["failedScrapes"] == 0, "\(result.output)")
+        #expect(
+            figures["rssSettledKiB", default: .infinity] - figures["rssBeforeKiB", default: 0] < 10 * 1024,
+            "\(result.output)")
+    }
+
     /// No descriptor left (the agent's limit lowered to what it has open, the backlog full): the
     /// listener backs off instead of spinning, a push on an open connection is refused with 503 as
     /// the node's failure (not counted: the failure limit here is 1 a minute), and once descriptors

@@ -10,7 +10,8 @@ import NIOSSL
 /// ``FirstRequestDeadline`` right after the TLS handler, because nothing else bounds the handshake
 /// and the first request head, and ``PeerGone``. Each connection's requests are handled on its
 /// event loop (``EventLoopTaskExecutor``). A connection past its client's limit
-/// (``ConnectionLimits/PerClient``) is closed before anything is read.
+/// (``ConnectionLimits/PerClient``) is closed before anything is read; each closed connection asks
+/// for a ``MemoryTrim``.
 struct AgentChannel: ServerChildChannel {
     struct Value: ServerChildChannelValue {
         let negotiated: EventLoopFuture<NIONegotiatedHTTPVersion<HTTP1Channel.Value, HTTP2Channel.Value>>
@@ -22,8 +23,10 @@ struct AgentChannel: ServerChildChannel {
     let http2: HTTP2Channel
     let headerTimeout: TimeAmount
     let perClient: ConnectionLimits.PerClient
+    let memoryTrim: MemoryTrim
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        channel.closeFuture.whenComplete { [memoryTrim] _ in memoryTrim.connectionClosed() }
         guard perClient.admit(channel) else {
             channel.close(promise: nil)
             return channel.eventLoop.makeFailedFuture(ClientOverConnectionLimit())

@@ -70,11 +70,12 @@ public final class Listener: Service, Sendable {
         let http2 = HTTP2Channel.Configuration(
             idleTimeout: idle, gracefulCloseTimeout: config.run.shutdownTimeout.duration + .seconds(2),
             streamConfiguration: stream)
+        let memoryTrim = MemoryTrim()
         self.server = HTTPServerBuilder { responder in
             AgentChannel(
                 tls: contexts, http1: HTTP1Channel(responder: responder, configuration: stream),
                 http2: HTTP2Channel(responder: responder, configuration: http2), headerTimeout: headerTimeout,
-                perClient: limits.perClient)
+                perClient: limits.perClient, memoryTrim: memoryTrim)
         }
         configuration = .init(
             address: .hostname(host, port: port), serverName: nil, reuseAddress: true,
