@@ -63,8 +63,8 @@ bench: deps
 # Leak reports are off: LeakSanitizer flags Swift's lazily made globals (never freed by design), and
 # what the fuzzer hunts here is crashes, hangs and runaway memory (-rss_limit_mb, -timeout).
 fuzz: deps
-	swift build --build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld \
-		--product EtchaFuzz
+	swift build --package-path Fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
+		-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld --product EtchaFuzz
 	@for target in jwt config; do \
 		work=$$(mktemp -d); \
 		echo "fuzzing $$target for $(FUZZ_SECONDS) s"; \
@@ -92,7 +92,7 @@ fleet: deps
 	swift build -c release --product etcha
 	bench/fleet.sh
 
-# The README's reliability table: soak, fleet, fuzz and slowloris in one run.
+# The README's reliability table: soak, fleet, fuzz, slowloris and faults in one run.
 reliability: deps
 	bench/reliability.sh
 
@@ -100,4 +100,4 @@ release: deps
 	release/build.sh
 
 clean:
-	rm -rf .build .build-fuzz .build-tsan .build-asan .build-release examples/demo/state
+	rm -rf .build bench/.build .build-fuzz .build-tsan .build-asan .build-release examples/demo/state

@@ -8,9 +8,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "etcha", targets: ["etcha"]),
-        .executable(name: "EngineOverhead", targets: ["EngineOverhead"]),
-        .executable(name: "SignedConfigBench", targets: ["SignedConfigBench"]),
-        .executable(name: "EtchaFuzz", targets: ["EtchaFuzz"]),
+        // For the benchmark and fuzzing packages beside this one (bench/, Fuzz/).
+        .library(name: "Agent", targets: ["Agent"]),
+        .library(name: "Auth", targets: ["Auth"]),
+        .library(name: "EtchaCore", targets: ["EtchaCore"]),
+        .library(name: "EtchaJSON", targets: ["EtchaJSON"]),
+        .library(name: "EtchaInstrumentation", targets: ["EtchaInstrumentation"]),
+        .library(name: "CJsonnet", targets: ["CJsonnet"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -24,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-http2", from: "1.46.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/adam-fowler/compress-nio", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
@@ -35,32 +40,37 @@ let package = Package(
             cxxSettings: [.headerSearchPath("jsonnet-0.18")]
         ),
         .target(name: "CSpawn", path: "Sources/CSpawn"),
+        // The vocabulary that the agent, the metrics and the command line share.
+        .target(name: "EtchaCore", path: "Sources/Core", swiftSettings: strict),
+        .target(name: "EtchaJSON", path: "Sources/JSON", swiftSettings: strict),
         .target(
             name: "Auth",
             dependencies: [
+                "EtchaJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
-                .product(name: "X509", package: "swift-certificates"),
             ],
             swiftSettings: strict
         ),
         .target(
             name: "EtchaInstrumentation",
             dependencies: [
+                "EtchaCore",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
+            path: "Sources/Instrumentation",
             swiftSettings: strict
         ),
         .target(
             name: "Agent",
             dependencies: [
-                "Auth", "EtchaInstrumentation", "CJsonnet", "CSpawn",
+                "Auth", "EtchaCore", "EtchaJSON", "EtchaInstrumentation", "CJsonnet", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -72,48 +82,40 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             swiftSettings: strict
         ),
         .executableTarget(
             name: "etcha",
             dependencies: [
-                "Agent", "Auth",
+                "Agent", "Auth", "EtchaCore", "EtchaJSON", "EtchaInstrumentation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
         ),
-        .executableTarget(
-            name: "EngineOverhead",
-            dependencies: ["Agent", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log")],
-            path: "bench/EngineOverhead",
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "SignedConfigBench",
-            dependencies: [
-                "Agent", "Auth", "CJsonnet", "EtchaInstrumentation", .product(name: "Logging", package: "swift-log"),
-            ],
-            path: "bench/SignedConfig",
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "EtchaFuzz",
-            dependencies: ["Agent", "Auth"],
-            path: "Fuzz/EtchaFuzz",
-            swiftSettings: strict
-        ),
-        .testTarget(name: "AuthTests", dependencies: ["Auth"], exclude: ["Vectors"], swiftSettings: strict),
+        .testTarget(
+            name: "AuthTests", dependencies: ["Auth", "EtchaJSON"], exclude: ["Vectors"], swiftSettings: strict),
         .testTarget(
             name: "EtchaInstrumentationTests",
-            dependencies: ["EtchaInstrumentation", .product(name: "Prometheus", package: "swift-prometheus")],
+            dependencies: [
+                "EtchaCore", "EtchaInstrumentation", .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "EtchaInstrumentation", .product(name: "Prometheus", package: "swift-prometheus"),
+                "Agent", "Auth", "CJsonnet", "EtchaCore", "EtchaJSON", "EtchaInstrumentation",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "CompressNIO", package: "compress-nio"),

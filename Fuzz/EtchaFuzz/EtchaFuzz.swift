@@ -1,5 +1,6 @@
 import Agent
 import Auth
+import EtchaJSON
 import Foundation
 
 // Two fuzz targets in one executable, chosen by ETCHA_FUZZ_TARGET (`jwt` or `config`):

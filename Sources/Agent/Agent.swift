@@ -1,15 +1,13 @@
+import EtchaCore
 import EtchaInstrumentation
 import Foundation
 import Logging
 import ServiceLifecycle
 
 /// Listen mode: every source and the timers that run them, as one `Service` of the agent's
-/// `ServiceGroup`. It returns when a source fires the `exit` event, which (with the group's
-/// `successTerminationBehavior: .gracefullyShutdownGroup`) stops the whole agent with status 0.
-///
-///     let agent = try Agent(loaded: loaded, logger: logger)
-///     let group = ServiceGroup(configuration: .init(services: [.init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-///     try await group.run()
+/// `ServiceGroup` (``AgentServices`` builds the group). It returns when a source fires the `exit`
+/// event, which (with the group's `successTerminationBehavior: .gracefullyShutdownGroup`) stops the
+/// whole agent with status 0.
 public final class Agent: Service, Sendable {
     /// The agent's sources.
     public let sources: SourceSet

@@ -1,3 +1,4 @@
+import EtchaJSON
 import Foundation
 
 /// Why a token is refused. Callers log it and answer as for an unknown source; the text names the

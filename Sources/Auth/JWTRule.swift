@@ -1,3 +1,5 @@
+import EtchaJSON
+
 /// A boolean expression over JWT claims (`run.jwtRule`, a source's `jwtRule`), a subset of the
 /// expr language Etcha uses: `==`, `!=`, `in` (list membership or object key), `&&`, `||`, `!`,
 /// parentheses; operands are claim names (dotted for nested objects: `etchaRunVars.env`), string

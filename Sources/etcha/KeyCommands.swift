@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import Auth
+import EtchaJSON
 import Foundation
 
 /// `etcha generate-keys`.

@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import EtchaCore
 import EtchaInstrumentation
 import Foundation
 

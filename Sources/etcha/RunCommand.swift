@@ -3,7 +3,6 @@ import ArgumentParser
 import EtchaInstrumentation
 import Foundation
 import Logging
-import ServiceLifecycle
 
 /// `etcha run`: listen mode.
 struct RunCommand: AsyncParsableCommand {
@@ -24,49 +23,29 @@ struct RunCommand: AsyncParsableCommand {
         // not kill the agent.
         signal(SIGXFSZ, SIG_IGN)
         let (loaded, logger) = try global.load()
-        let metrics = EtchaMetrics(version: AgentVersion.current)
-        let agent: Agent
-        do {
-            agent = try Agent(loaded: loaded, metrics: metrics, logger: logger)
-        } catch {
-            throw CLIError("\(error)")
-        }
         if once {
+            let agent: Agent
+            do {
+                agent = try Agent(loaded: loaded, metrics: EtchaMetrics(version: AgentVersion.current), logger: logger)
+            } catch {
+                throw CLIError("\(error)")
+            }
             agent.sources.restore()
             let results = await agent.sources.runAtStartup()
             let pulled = await agent.sources.pullAll()
             if results.values.contains(where: \.failed) || pulled.values.contains(where: \.failed) { throw ExitCode(1) }
             return
         }
-        let shutdownTimeout = loaded.config.run.shutdownTimeout.duration
-        let shells = ShellSessions(sources: agent.sources, config: loaded.config, metrics: metrics, logger: logger)
-        let listener: Listener
+        let services: AgentServices
         do {
-            listener = try Listener(
-                config: loaded.config, sources: agent.sources, shells: shells, metrics: metrics,
-                readiness: agent.readiness, logger: logger)
+            services = try AgentServices(loaded: loaded, logger: logger)
         } catch {
-            throw CLIError(error.description)
+            throw CLIError("\(error)")
         }
-        var configuration = ServiceGroupConfiguration(
-            services: [
-                .init(service: agent, successTerminationBehavior: .gracefullyShutdownGroup),
-                .init(service: listener, successTerminationBehavior: .gracefullyShutdownGroup),
-                // Told to stop before the listener, so shells end before the listener drains.
-                .init(service: shells, successTerminationBehavior: .gracefullyShutdownGroup),
-                // Last: told first, it starts the clock on the runs still going.
-                .init(
-                    service: ShutdownDeadline(sources: agent.sources, timeout: shutdownTimeout),
-                    successTerminationBehavior: .ignore),
-            ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
-        // Past the deadline, the runs' answers get a moment to be written before everything is cancelled.
-        configuration.maximumGracefulShutdownDuration = shutdownTimeout + .seconds(2)
-        let group = ServiceGroup(configuration: configuration)
         logger.info(
-            "starting", metadata: ["version": "\(AgentVersion.current)", "sources": "\(agent.sources.all.count)"])
-        try await group.run()
+            "starting",
+            metadata: ["version": "\(AgentVersion.current)", "sources": "\(services.agent.sources.all.count)"])
+        try await services.run()
         logger.info("stopped")
     }
 }

@@ -6,7 +6,6 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 import Prometheus
-import ServiceLifecycle
 
 @testable import Agent
 
@@ -14,13 +13,14 @@ import ServiceLifecycle
 /// ``stop()``.
 final class LiveAgent: @unchecked Sendable {
     let dir: TemporaryDirectory
-    let agent: Agent
-    let listener: Listener
-    let shells: ShellSessions
-    let metrics: EtchaMetrics
+    let services: AgentServices
     let port: Int
-    private let group: ServiceGroup
     private let task: Task<Void, any Error>
+
+    var agent: Agent { services.agent }
+    var listener: Listener { services.listener }
+    var shells: ShellSessions { services.shells }
+    var metrics: EtchaMetrics { services.metrics }
 
     /// Starts an agent on `json` (merged over a state dir, a loopback listener and `/bin/sh -c`).
     static func start(_ json: String = "{}", overrides: [String] = [], dir: TemporaryDirectory = TemporaryDirectory())
@@ -38,23 +38,18 @@ final class LiveAgent: @unchecked Sendable {
 
     private init(loaded: LoadedConfig, dir: TemporaryDirectory) async throws {
         self.dir = dir
-        metrics = EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "test")
-        agent = try Agent(loaded: loaded, metrics: metrics, logger: quietLogger)
-        shells = ShellSessions(
-            sources: agent.sources, config: loaded.config, metrics: metrics, logger: quietLogger,
-            stallLimit: .seconds(3))
-        listener = try Listener(
-            config: loaded.config, sources: agent.sources, shells: shells, metrics: metrics,
-            readiness: agent.readiness, logger: quietLogger)
-        group = ServiceGroup(services: [agent, listener, shells], logger: quietLogger)
-        let group = self.group
-        task = Task { try await group.run() }
-        guard let port = await listener.port() else { throw ListenerError("no port") }
+        let services = try AgentServices(
+            loaded: loaded, logger: quietLogger,
+            metrics: EtchaMetrics(registry: PrometheusCollectorRegistry(), version: "test"), handlesSignals: false,
+            shellStallLimit: .seconds(3))
+        self.services = services
+        task = Task { try await services.run() }
+        guard let port = await services.listener.port() else { throw ListenerError("no port") }
         self.port = port
     }
 
     func stop() async {
-        await group.triggerGracefulShutdown()
+        await services.shutdown()
         _ = try? await task.value
     }
 

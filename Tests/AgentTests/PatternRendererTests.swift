@@ -1,3 +1,4 @@
+import EtchaJSON
 import Foundation
 import Testing
 

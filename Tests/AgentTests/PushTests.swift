@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Auth
 import Crypto
 import EtchaInstrumentation
+import EtchaJSON
 import Foundation
 import NIOCore
 import Testing

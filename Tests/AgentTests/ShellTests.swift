@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Auth
+import EtchaJSON
 import Foundation
 import NIOCore
 import Testing

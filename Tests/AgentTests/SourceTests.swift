@@ -1,4 +1,6 @@
+import EtchaCore
 import EtchaInstrumentation
+import EtchaJSON
 import Foundation
 import Logging
 import Prometheus

@@ -1,3 +1,4 @@
+import EtchaCore
 import Foundation
 import Prometheus
 import Testing

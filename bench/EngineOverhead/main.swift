@@ -1,9 +1,10 @@
+import Agent
 // Per-command overhead of the command engine over a bare spawn of the same command.
 //
 // In one run, on this machine: a 100-command pattern (`/bin/sh -c true` for each change) through
 // `CommandEngine`, and 100 bare spawns of `/bin/sh -c true` (posix_spawn + waitpid, the least a
 // runner can do). Each is repeated; the medians are compared. Prints one Markdown table row.
-import Agent
+import EtchaCore
 import EtchaInstrumentation
 import Foundation
 import Logging

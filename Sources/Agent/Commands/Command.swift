@@ -1,3 +1,4 @@
+import EtchaJSON
 import Foundation
 
 /// One command of a pattern (SPEC §4), or a group of commands when ``commands`` is set.

@@ -1,3 +1,4 @@
+import EtchaCore
 import EtchaInstrumentation
 import Foundation
 import Logging

@@ -1,3 +1,5 @@
+import EtchaJSON
+
 /// The agent's configuration, as Etcha spells it (SPEC §2). Every field has its default filled in
 /// by ``ConfigLoader`` from ``ConfigSchema`` before decoding, so a decoded `Config` is complete.
 ///

@@ -1,3 +1,4 @@
+import EtchaJSON
 import Foundation
 
 /// A configuration that has been read, overridden, checked and decoded, with what was derived

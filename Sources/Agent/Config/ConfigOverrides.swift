@@ -1,3 +1,5 @@
+import EtchaJSON
+
 /// Applies `-x KEY=VALUE` and `ETCHA_<PATH>` overrides to a configuration tree.
 ///
 /// KEY is an underscore path (`run_systemMetricsKey`, `sources_web_allowPush`) matched against the

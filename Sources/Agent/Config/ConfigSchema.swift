@@ -1,3 +1,5 @@
+import EtchaJSON
+
 /// The shape of the configuration: every key, its default, and the Etcha keys that are accepted
 /// but not acted on. It drives three things, so each key is spelled once here: the unknown-key
 /// check, default filling, and the resolution of `-x`/`ETCHA_*` override paths.

@@ -1,4 +1,5 @@
 import Auth
+import EtchaJSON
 
 /// The checks that need more than a type: values in range, regexes that compile, commands whose
 /// targets are valid, exec overrides that are allowed. Each failure names the key path.

@@ -171,42 +171,5 @@ extension TimeAmount {
     }
 }
 
-/// Who a client is, and how many failures it has left: shared by the router's failure limit and
-/// ``ScrapeFastPath``.
-struct FailureGate: Sendable {
-    let identity: ClientIdentity
-    let limiter: FailureRateLimiter
-
-    /// How long the client behind `request` must wait, or nil when it may be served.
-    func retryAfter(_ request: Request, peer: SocketAddress?) -> Duration? {
-        limiter.retryAfter(for: identity.client(of: request, peerAddress: peer?.ipAddress ?? ""))
-    }
-
-    init(config: Config) {
-        identity = ClientIdentity(trustedProxies: Set(config.httpServer.trustedProxies))
-        // The configuration was validated at load, so the rate parses.
-        let rate =
-            RateLimitRate(parsing: config.httpServer.rateLimitRate) ?? RateLimitRate(count: 10, period: .seconds(60))
-        limiter = FailureRateLimiter(rate: rate)
-    }
-}
-
 /// Ends a connection whose request turned out malformed while its response was being written.
 private struct ResponseAbandoned: Error {}
-
-/// The port the server bound, handed from the server's start-up callback to whoever asks.
-private final class BoundPort: Sendable {
-    private let port = NIOLockedValueBox<Int?>(nil)
-    private let stream = AsyncStream<Int>.makeStream(bufferingPolicy: .bufferingNewest(1))
-
-    func set(_ value: Int) {
-        port.withLockedValue { $0 = value }
-        stream.continuation.yield(value)
-    }
-
-    func value() async -> Int? {
-        if let known = port.withLockedValue({ $0 }) { return known }
-        for await value in stream.stream { return value }
-        return nil
-    }
-}

@@ -1,4 +1,5 @@
 import CJsonnet
+import EtchaJSON
 import Foundation
 
 /// Etcha's Jsonnet native functions (`std.native(NAME)(…)`):

@@ -1,3 +1,4 @@
+import EtchaJSON
 import Foundation
 
 /// A rendered pattern (SPEC §4): what to build, what to run, and the claims a build puts in its JWT.

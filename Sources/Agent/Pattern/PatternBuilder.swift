@@ -1,5 +1,7 @@
 import Auth
+import EtchaCore
 import EtchaInstrumentation
+import EtchaJSON
 import Foundation
 import Logging
 

@@ -1,3 +1,4 @@
+import EtchaJSON
 import Foundation
 
 /// Where a pattern's Jsonnet comes from.

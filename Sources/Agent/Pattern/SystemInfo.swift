@@ -1,3 +1,4 @@
+import EtchaJSON
 import Foundation
 
 /// Facts about this machine offered to patterns as `getConfig().vars.sysinfo`, read once.

@@ -1,4 +1,5 @@
 import Auth
+import EtchaJSON
 import Foundation
 
 /// One request of a shell session (SPEC §7), read from a verified token: `c` columns and `r` rows

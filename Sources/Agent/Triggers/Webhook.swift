@@ -1,4 +1,5 @@
 import Auth
+import EtchaCore
 import EtchaInstrumentation
 import Foundation
 import Hummingbird

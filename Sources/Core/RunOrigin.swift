@@ -1,24 +1,3 @@
-/// The mode a command ran in, as the `mode` label of `etcha_commands_total` and
-/// `etcha_sources_commands` spells it.
-///
-/// Etcha itself emits `change`, `check` and `remove` (its monitoring page writes `changed`,
-/// but its real output and its tutorials use `change`): alert rules written for Etcha keep working.
-public enum CommandMode: String, Sendable, CaseIterable {
-    case change
-    case check
-    case remove
-}
-
-/// What started a source run, as the `trigger` label of the source families spells it.
-public enum Trigger: String, Sendable, CaseIterable {
-    case event
-    case pull
-    case push
-    case webhook
-    /// A run at startup: static commands or a restored pattern.
-    case `init`
-}
-
 /// Who caused a run: the source, the trigger, the id of the key that verified the pattern and
 /// the client address. The last two are empty for runs that no client caused (pull, init).
 public struct RunOrigin: Sendable, Hashable {

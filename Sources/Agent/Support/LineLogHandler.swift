@@ -1,3 +1,4 @@
+import EtchaJSON
 import Glibc
 import Logging
 

@@ -1,4 +1,5 @@
 import Auth
+import EtchaJSON
 import Foundation
 
 /// A verified JWT and the pattern it carries (SPEC §3 claims): the Jsonnet files under

@@ -1,3 +1,4 @@
+import EtchaCore
 import EtchaInstrumentation
 
 /// One request to run a source's pattern: what triggered it, and in what mode.
