@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Two faults against the release agent, for the README's reliability table: descriptor exhaustion
+# Two faults against the release agent, for the table of docs/reliability.md: descriptor exhaustion
 # (bench/faults/exhaust-descriptors.py) and a TLS handshake flood of FLOOD_SECONDS (default 20) from
 # FLOOD_CLIENTS (default 3) processes (bench/faults/handshake-flood.py). Each starts a fresh agent.
 # Writes bench/results/faults.json; exits 0 only when both met their targets.

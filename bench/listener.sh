@@ -17,12 +17,13 @@ cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; w
 trap cleanup EXIT
 
 # The shipped build (release/build.sh): release, with the Swift runtime and Foundation linked in
-# statically (measured: about 0.15 ms less per webhook and a quarter more requests per second than
-# dynamic linking), and linked to keep resident memory down.
+# statically, which answers sooner and serves more requests than dynamic linking (docs/decisions.md,
+# "The Swift runtime linked statically"), and linked to keep resident memory down.
 built="$(release/build.sh 2>"$work/build.log")" || { cat "$work/build.log" >&2; exit 1; }
 # Run an installed copy, as on a node: resident memory depends on how the file sits in the page
-# cache, and the linker's output (written through mmap, in 4 KiB pages) maps about 1.3 MiB less
-# at idle than the same bytes written by cp or install (larger folios, mapped whole on a fault).
+# cache, and the linker's output (written through mmap, in 4 KiB pages) maps less at idle than the
+# same bytes written by cp or install (larger folios, mapped whole on a fault); see
+# docs/benchmarks.md, "What the figures mean".
 etcha="$work/bin/etcha"
 install -D -m 0755 "$built" "$etcha"
 OUT="$work/certs" certs/generate.sh >/dev/null

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's reliability table, measured in one run on this machine: soak (bench/soak.sh), fleet
+# The table of docs/reliability.md, measured in one run on this machine: soak (bench/soak.sh), fleet
 # (bench/fleet.sh), fuzzing (make fuzz), slowloris (the SlowClientTests suite), and descriptor
 # exhaustion and a handshake flood (bench/faults.sh). Each part keeps
 # its own exit status; the table says which targets were met. FUZZ_SECONDS (default 60) per target.

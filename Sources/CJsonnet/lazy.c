@@ -1,8 +1,8 @@
 // libjsonnet, loaded when the first Jsonnet VM is made.
 //
-// Linking it the usual way maps the library and runs its static initializers at every start:
-// 0.8 MiB of its pages resident (/proc/PID/smaps) in an agent whose configuration is JSON and
-// that has rendered nothing yet, as in bench/listener.sh.
+// Linking it the usual way maps the library and runs its static initializers at every start,
+// leaving its pages resident in an agent whose configuration is JSON and that has rendered nothing
+// yet (docs/decisions.md, "libjsonnet loaded on the first render").
 // Each function of the API the agent uses is defined here with libjsonnet's own signature and
 // forwards to the library's, looked up once with dlsym.
 //

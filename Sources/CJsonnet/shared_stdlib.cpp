@@ -1,11 +1,12 @@
 // A Jsonnet evaluation that shares one parsed standard library instead of parsing it again.
 //
-// libjsonnet 0.18 lexes, parses, desugars and analyses std.jsonnet (about 1,700 lines) twice per
-// evaluation (once for the entrypoint, once for the interpreter's own copy) and once more per
-// imported file: 30 to 50 ms of every render on our test machine, and as much again per import
-// (bench/SignedConfig).
+// libjsonnet 0.18 lexes, parses, desugars and analyses std.jsonnet twice per evaluation (once for
+// the entrypoint, once for the interpreter's own copy) and once more per imported file, which is
+// most of a render's time (docs/decisions.md, "libjsonnet with a shared standard library, until the
+// Swift Jsonnet engine").
 // Here the library is made once, by the first evaluation, and every evaluation points at it until
-// it has gone unused for `releaseAfter` (3.8 MiB resident while it is kept):
+// it has gone unused for `releaseAfter`, so that its memory is not held for the agent's life
+// (docs/decisions.md, "The shared standard library released after 10 s unused"):
 //   - each evaluation's Allocator starts with the library's interned identifiers (the evaluator
 //     compares identifiers by address, and std's functions take named arguments), and hands them
 //     back before it is freed;

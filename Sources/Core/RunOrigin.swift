@@ -1,5 +1,6 @@
-/// Who caused a run: the source, the trigger, the id of the key that verified the pattern and
-/// the client address. The last two are empty for runs that no client caused (pull, init).
+/// Who caused a run: the source, the trigger, the id of the key that verified the running pattern
+/// (empty for static commands) and the client address (empty for runs that no client caused:
+/// pull, init, timers).
 public struct RunOrigin: Sendable, Hashable {
     /// The source's name.
     public var source: String

@@ -22,7 +22,8 @@ public final class EtchaMetrics: Sendable {
     private let rendered = NIOLockedValueBox<(generation: Int, bytes: [UInt8])>((-1, []))
     /// Handles of the series updated so far, made once by the registry (which validates the name, the
     /// help text and every label on each make call: more than the update itself costs). A run's
-    /// handles are found with one lookup of its own values.
+    /// handles are found with one lookup of its own values (docs/decisions.md, "Metric handles
+    /// cached per series").
     private let commandSeries = HandleCache<CommandKey, Counter>()
     private let runSeries = HandleCache<RunKey, RunSeries>()
     private let gauges = HandleCache<[String], Gauge>()

@@ -5,10 +5,11 @@ import Synchronization
 /// The standard `process_*` metrics, read from `/proc/self` (as the Go and Python clients do), so
 /// that dashboards built for other exporters work unchanged.
 ///
-/// Scrapes less than ``maximumAge`` apart share one read: a read costs about a fifth of a scrape's
-/// CPU (the kernel formats `/proc/self/stat` and checks every descriptor slot while the event loops
-/// use the same table), and a scraper that asks many times a second learns nothing new from each.
-/// At any real scrape interval every scrape reads afresh.
+/// Scrapes less than ``maximumAge`` apart share one read: a read is a large part of a scrape's CPU
+/// (the kernel formats `/proc/self/stat` and checks every descriptor slot while the event loops use
+/// the same table), and a scraper that asks many times a second learns nothing new from each. At
+/// any real scrape interval every scrape reads afresh (docs/decisions.md, "Scrapes less than 100 ms
+/// apart share one process read").
 struct ProcessCollector: Sendable {
     /// How old the values a scrape shows may be.
     static let maximumAge = Duration.milliseconds(100)
@@ -115,13 +116,13 @@ struct ProcessCollector: Sendable {
     }
 
     /// The number of entries a listing of `/proc/self/fd` shows, as other clients count it (the
-    /// listing's own descriptor included), without the listing: that built a directory entry per
-    /// descriptor in the kernel and took 15% of a scrape's CPU. One poll(2) over the descriptor
-    /// table instead marks every free slot POLLNVAL (a fifth of the time, measured in C). The
-    /// table's size (`FDSize` in `/proc/self/status`) only grows, and reading it costs more than
-    /// the poll, so it is read again at most once a second (`refreshingTableSize` forces it):
-    /// after the table grows, descriptors beyond its old size go uncounted for up to a second.
-    /// Tables beyond 4,096 slots are listed as before.
+    /// listing's own descriptor included), without the listing, which builds a directory entry per
+    /// descriptor in the kernel. One poll(2) over the descriptor table instead marks every free
+    /// slot POLLNVAL (docs/decisions.md, "Open descriptors counted with one poll"). The table's
+    /// size (`FDSize` in `/proc/self/status`) only grows, and reading it costs more than the poll,
+    /// so it is read again at most once a second (`refreshingTableSize` forces it): after the table
+    /// grows, descriptors beyond its old size go uncounted for up to a second. Tables beyond 4,096
+    /// slots are listed instead.
     static func countOpenFileDescriptors(refreshingTableSize: Bool = false) -> Int? {
         let second = Int(time(nil))
         var size = tableSize.load(ordering: .relaxed)

@@ -154,8 +154,8 @@ public struct JSONParseError: Error, CustomStringConvertible, Sendable {
     public var description: String { "line \(line), column \(column): \(reason)" }
 }
 
-/// A strict RFC 8259 parser over UTF-8 bytes (Foundation's decoders were the slowest part of
-/// verifying a token).
+/// A strict RFC 8259 parser over UTF-8 bytes, because Foundation's decoders are the slowest part of
+/// verifying a token (docs/decisions.md, "Token checks parse bytes by hand").
 struct JSONParser {
     let bytes: [UInt8]
     var index = 0

@@ -23,8 +23,9 @@ struct Etcha: ParsableCommand {
 
     /// A synchronous entry point on purpose. Swift's `async` main parks the main thread with
     /// `dispatch_main()`, which ends it with `pthread_exit`; that forced unwind reads the binary's
-    /// unwind tables for every frame, and the agent kept about 0.9 MiB of them resident for its
-    /// whole life. Here the main thread waits for the verb to finish instead.
+    /// unwind tables for every frame, and they then stay resident for the agent's whole life. Here
+    /// the main thread waits for the verb to finish instead (docs/decisions.md, "A synchronous
+    /// entry point").
     static func main() {
         // A reader that goes away (a log collector, a client) must fail a write, not end the agent;
         // commands still start with SIGPIPE at its default (CSpawn resets every signal).

@@ -41,15 +41,18 @@ struct ChildProcess {
             await withCheckedContinuation { continuation in
                 // A queue of its own: its thread blocks in poll(2), which must not hold up an event
                 // loop or one of the global pool's threads, where Swift concurrency runs. It spawns
-                // the child too (measured: spawning from the caller's thread first answered webhooks
-                // later, by ~50 µs from a pool thread and 34 µs from an event loop).
+                // the child too: a spawn from the caller's thread holds that pool thread or event
+                // loop and answers webhooks later (docs/decisions.md, "Not kept: spawning on the
+                // request's pool thread" and "Not kept: spawning on the event loop").
                 DispatchQueue(label: "etcha.step").async {
                     var descriptors: [Int32] = []
                     let result = self.runBlocking(
                         deadline: deadline, outputLimit: outputLimit, cancellation: cancellation,
                         descriptors: &descriptors)
                     continuation.resume(returning: result)
-                    // Closed once the result is on its way: each close costs microseconds in the kernel.
+                    // Closed once the result is on its way, so the kernel's work on each close does
+                    // not delay the answer (docs/decisions.md, "Cancellation kills from the
+                    // cancelling thread").
                     for descriptor in descriptors { close(descriptor) }
                 }
             }
@@ -61,7 +64,9 @@ struct ChildProcess {
     /// Cancellation as both threads see it: a run cancelled before its child started never starts
     /// it, and one cancelled while the child runs kills the child's process group at once. The pid
     /// is forgotten before the child is reaped, so a late cancellation cannot kill a reused pid.
-    /// (An eventfd per step for the poll loop to watch cost two system calls and a file each.)
+    /// The kill wakes the poll through the child's exit, so the poll loop needs no eventfd of its
+    /// own to learn of cancellation (docs/decisions.md, "Cancellation kills from the cancelling
+    /// thread").
     final class Cancellation: Sendable {
         private struct State {
             var cancelled = false

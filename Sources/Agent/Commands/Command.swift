@@ -1,7 +1,8 @@
 import EtchaJSON
 import Foundation
 
-/// One command of a pattern (SPEC §4), or a group of commands when ``commands`` is set.
+/// One command of a pattern (docs/behaviour.md#4-patterns-and-commands), or a group of commands
+/// when ``commands`` is set.
 public struct Command: Sendable, Hashable {
     /// Required; ids may repeat.
     public var id: String

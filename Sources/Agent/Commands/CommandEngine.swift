@@ -3,7 +3,8 @@ import EtchaInstrumentation
 import Foundation
 import Logging
 
-/// Runs lists of commands in change, check or remove mode (SPEC §4).
+/// Runs lists of commands in change, check or remove mode
+/// (docs/behaviour.md#4-patterns-and-commands).
 ///
 /// - change: run `check` if any; run `change` when `always`, when `check` exited non-zero, or when an
 ///   earlier command's `onChange`/`onFail` targeted it.

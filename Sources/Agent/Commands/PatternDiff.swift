@@ -1,6 +1,7 @@
-/// What replacing one command list by another must undo first (SPEC §4, diff): commands of the old
-/// list that are gone, and commands whose `change` text changed unless the new one has
-/// `changeIgnore`. Commands are matched by id, groups flattened.
+/// What replacing one command list by another must undo first
+/// (docs/behaviour.md#4-patterns-and-commands, diff): commands of the old list that are gone, and
+/// commands whose `change` text changed unless the new one has `changeIgnore`. Commands are matched
+/// by id, groups flattened.
 public struct PatternDiff: Sendable, Equatable {
     /// Old commands to run in remove mode before the new list runs.
     public var removeBefore: [Command] = []

@@ -1,7 +1,8 @@
 import EtchaJSON
 
-/// The agent's configuration, as Etcha spells it (SPEC §2). Every field has its default filled in
-/// by ``ConfigLoader`` from ``ConfigSchema`` before decoding, so a decoded `Config` is complete.
+/// The agent's configuration, as Etcha spells it
+/// (docs/behaviour.md#2-configuration-keys-as-in-etcha). Every field has its default filled in by
+/// ``ConfigLoader`` from ``ConfigSchema`` before decoding, so a decoded `Config` is complete.
 ///
 ///     let config = try ConfigLoader(path: "etcha.jsonnet", overrides: ["run_stateDir=/var/lib/etcha"]).load()
 public struct Config: Sendable, Codable {

@@ -4,7 +4,7 @@
 public struct GoDuration: Sendable, Hashable, Codable, CustomStringConvertible {
     /// The duration.
     public var duration: Duration
-    /// The text it was read from (kept for messages and the README's reference).
+    /// The text it was read from (kept for messages).
     public var description: String
 
     /// Wraps a duration; its description is in seconds.

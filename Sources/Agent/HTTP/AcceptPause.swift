@@ -4,9 +4,10 @@ import NIOCore
 
 /// Stops accepting for a second when accept(2) fails for want of descriptors or memory, on the
 /// listening socket's pipeline. NIO's own AcceptBackoffHandler only delays the next read request,
-/// and a failed accept leaves the socket's read interest on, so the event loop woke at once to
-/// fail again (100% of a core, found by hostile testing). Turning auto-read off removes that
-/// interest; turning it back on after the pause asks for one more accept.
+/// and a failed accept leaves the socket's read interest on, so the event loop wakes at once to
+/// fail again and spins on a core. Turning auto-read off removes that interest; turning it back on
+/// after the pause asks for one more accept (docs/decisions.md, "Stop accepting for a second when
+/// descriptors run out").
 final class AcceptPause: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = Any
 

@@ -7,7 +7,7 @@ import NIOCore
 /// goes back to the loop to be encrypted and written; a webhook's command hands its result to the
 /// pool a third time. Each crossing wakes a sleeping thread. With the loop as the tasks' executor
 /// the request is handled where it was read, the answer is written without a hop, and a command's
-/// end wakes only the loop (`bench/paired.py`: a 1-connection webhook answered about 40 µs sooner).
+/// end wakes only the loop (docs/decisions.md, "Requests handled on their event loop").
 ///
 /// So nothing that can block for long may run on it: the routes that verify and render pushed
 /// patterns, save state or fork shells move to the global pool (``offTheEventLoop(_:)``), and

@@ -6,8 +6,9 @@ import NIOConcurrencyHelpers
 
 /// The `Date` response header (RFC 9110 §5.6.7, IMF-fixdate: `Sun, 06 Nov 1994 08:49:37 GMT`),
 /// formatted at most once a second. Formatted from `gmtime_r`, not Foundation: Foundation's
-/// calendars look up the machine's time zone through ICU, which kept about 0.9 MiB of ICU data
-/// and code resident in an agent that never shows a local time.
+/// calendars look up the machine's time zone through ICU, which keeps ICU's data and code resident
+/// in an agent that never shows a local time (docs/decisions.md, "The listener runs Hummingbird's
+/// server itself").
 final class HTTPDate: Sendable {
     private let cache = NIOLockedValueBox<(second: Int, text: String)>((-1, ""))
 

@@ -12,10 +12,10 @@ import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 
-/// The HTTPS listener (SPEC §5): metrics, health, webhooks, push and shell sessions, behind
-/// per-client failure limits, body limits and connection timeouts, over TLS 1.2+ with HTTP/2 or
-/// HTTP/1.1. A `Service` of the agent's group: graceful shutdown stops accepting and lets requests
-/// in flight finish.
+/// The HTTPS listener (docs/behaviour.md#5-listen-mode-etcha-run): metrics, health, webhooks, push
+/// and shell sessions, behind per-client failure limits, body limits and connection timeouts, over
+/// TLS 1.2+ with HTTP/2 or HTTP/1.1. A `Service` of the agent's group: graceful shutdown stops
+/// accepting and lets requests in flight finish.
 ///
 ///     let listener = try Listener(config: config, sources: agent.sources, shells: shells, metrics: metrics, readiness: agent.readiness, logger: logger)
 public final class Listener: Service, Sendable {

@@ -4,8 +4,8 @@ import NIOConcurrencyHelpers
 
 /// Hands the memory that closed connections freed back to the system: `malloc_trim` a second
 /// after a connection closes, at most once a second, off the event loops. glibc keeps freed memory
-/// in its per-thread arenas, and a TLS handshake frees tens of KiB there; after a handshake flood
-/// the agent stayed about 90 MB larger although nearly all of it was free (Reliability).
+/// in its per-thread arenas, and a TLS handshake frees tens of KiB there, so a handshake flood
+/// would otherwise leave the agent larger for good (docs/decisions.md).
 final class MemoryTrim: Sendable {
     static let delay = DispatchTimeInterval.seconds(1)
     private let scheduled = NIOLockedValueBox(false)

@@ -9,13 +9,14 @@ import Synchronization
 /// idle timeout and graceful shutdown).
 ///
 /// A request through Hummingbird's router goes from the event loop to a Swift task and back, and
-/// those two hand-offs were most of a scrape's cost. This handler answers a `GET` of the metrics
-/// path with the right key when nothing else is in flight on the connection, with the same
-/// headers and body as the route (``SystemRoutes/scrapeAnswer(_:)``). Everything else goes on to
-/// the router unchanged: a wrong or missing key (403, counted by the failure limit), a client
-/// over its failure limit (429), a request with a body, one pipelined behind a request still being
-/// answered (so answers keep their order), and HTTP/2 streams. A request that does not keep the
-/// connection is answered here too: ``CloseWhenNotKeptAlive`` closes it after any answer.
+/// those two hand-offs are most of a scrape's cost (docs/decisions.md, "Successful scrapes answered
+/// on the event loop"). This handler answers a `GET` of the metrics path with the right key when
+/// nothing else is in flight on the connection, with the same headers and body as the route
+/// (``SystemRoutes/scrapeAnswer(_:)``). Everything else goes on to the router unchanged: a wrong or
+/// missing key (403, counted by the failure limit), a client over its failure limit (429), a
+/// request with a body, one pipelined behind a request still being answered (so answers keep their
+/// order), and HTTP/2 streams. A request that does not keep the connection is answered here too:
+/// ``CloseWhenNotKeptAlive`` closes it after any answer.
 final class ScrapeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart

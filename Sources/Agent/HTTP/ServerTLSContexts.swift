@@ -3,9 +3,10 @@ import NIOSSL
 
 /// The TLS context each new connection gets. A context is made again from the same configuration
 /// after every ``connectionsPerContext`` connections: NIOSSL leaves BoringSSL's server session
-/// cache at its defaults (20,480 sessions, kept for hours) and offers no way to bound it, so a
-/// handshake flood otherwise grew the agent by about 10 KiB per handshake for good. An old context,
-/// and its cache, goes when its last connection closes. Resumption still works within a context.
+/// cache at its defaults and offers no way to bound it, so a handshake flood would otherwise grow
+/// the agent for good with every handshake. An old context, and its cache, goes when its last
+/// connection closes. Resumption still works within a context (docs/decisions.md, "A fresh TLS
+/// context every 256 connections").
 final class ServerTLSContexts: Sendable {
     /// Connections that share one context (and one session cache).
     static let connectionsPerContext = 256

@@ -58,7 +58,8 @@ enum Jsonnet {
         defer {
             jsonnet_destroy(vm)
             // A VM allocates megabytes in whichever malloc arena its thread uses; without this, each
-            // arena keeps its high-water mark (measured by bench/soak.sh: +15 MiB after the first pushes).
+            // arena keeps its high-water mark and the agent grows with every push
+            // (docs/decisions.md, "malloc_trim after every Jsonnet evaluation").
             malloc_trim(0)
         }
         let context = NativeFunctions.Context(vm: vm, natives: natives)

@@ -1,7 +1,8 @@
 import EtchaJSON
 import Foundation
 
-/// A rendered pattern (SPEC §4): what to build, what to run, and the claims a build puts in its JWT.
+/// A rendered pattern (docs/behaviour.md#4-patterns-and-commands): what to build, what to run, and
+/// the claims a build puts in its JWT.
 public struct Pattern: Sendable, Equatable {
     /// JWT `aud` values.
     public var audience: [String] = []

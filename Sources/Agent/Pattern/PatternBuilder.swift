@@ -5,9 +5,10 @@ import EtchaJSON
 import Foundation
 import Logging
 
-/// `etcha build` (SPEC §1, §3): renders a pattern file, runs its `build` commands, gathers the
-/// entrypoint and every file it imports into `etchaPattern` (paths made absolute within the
-/// pattern), applies the `buildManifest` and `runVar_NAME` events, and signs the claims.
+/// `etcha build` (docs/behaviour.md#1-command-line and docs/behaviour.md#3-keys-and-jwts): renders
+/// a pattern file, runs its `build` commands, gathers the entrypoint and every file it imports into
+/// `etchaPattern` (paths made absolute within the pattern), applies the `buildManifest` and
+/// `runVar_NAME` events, and signs the claims.
 ///
 ///     let token = try await PatternBuilder(config: config, logger: logger).build("patterns/web.jsonnet")
 public struct PatternBuilder: Sendable {

@@ -27,7 +27,7 @@ public struct RenderedPattern: Sendable {
 }
 
 /// Renders patterns: Jsonnet with Etcha's native functions, `getConfig()` answering the merged
-/// variables of SPEC §4.
+/// variables of docs/behaviour.md#4-patterns-and-commands.
 ///
 ///     let rendered = try PatternRenderer.render(.file("patterns/web.jsonnet"), variables: vars)
 public enum PatternRenderer {

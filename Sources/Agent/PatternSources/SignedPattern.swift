@@ -2,8 +2,8 @@ import Auth
 import EtchaJSON
 import Foundation
 
-/// A verified JWT and the pattern it carries (SPEC §3 claims): the Jsonnet files under
-/// `etchaPattern`, `etchaRunVars`, `etchaBuildManifest` and `etchaVersion`.
+/// A verified JWT and the pattern it carries (docs/behaviour.md#3-keys-and-jwts claims): the
+/// Jsonnet files under `etchaPattern`, `etchaRunVars`, `etchaBuildManifest` and `etchaVersion`.
 public struct SignedPattern: Sendable {
     /// The verified token.
     public var token: VerifiedToken

@@ -70,8 +70,8 @@ public final class Source: Sendable {
 
     /// The pattern `inputs` render to. The last render is reused when its inputs were the same and
     /// it read no file and ran no command (`getFile`, `getCmd`): pushing an unchanged pattern again
-    /// then skips libjsonnet: 2–3 ms a render with the shared standard library, about 20 ms more when
-    /// that library must be made again (CJsonnet's shared_stdlib.cpp).
+    /// then skips the render, and with it the remaking of libjsonnet's shared standard library when
+    /// that has been released (docs/decisions.md, "A source reuses its last render").
     func pattern(
         renderedFrom inputs: RenderInputs, render: (RenderInputs) throws(CommandError) -> RenderedPattern
     ) throws(CommandError) -> Pattern {

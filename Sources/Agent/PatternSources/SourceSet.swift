@@ -126,9 +126,10 @@ public final class SourceSet: Sendable {
         }
     }
 
-    /// Handles a pushed token for `name` (SPEC §5): the source must exist and allow pushes, and the
-    /// token must verify; otherwise the refusal is `.unknownSource` or `.unverified`, which a client
-    /// sees alike. Fires the `push` event afterwards.
+    /// Handles a pushed token for `name` (docs/behaviour.md#5-listen-mode-etcha-run): the source
+    /// must exist and allow pushes, and the token must verify; otherwise the refusal is
+    /// `.unknownSource` or `.unverified`, which a client sees alike. Fires the `push` event
+    /// afterwards.
     public func push(_ name: String, token: String, checkOnly: Bool, remoteAddr: String) async throws(SourceError)
         -> RunResult
     {

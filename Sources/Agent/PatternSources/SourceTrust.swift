@@ -13,8 +13,8 @@ public struct SourceTrust: Sendable {
         self.rule = rule
     }
 
-    /// Verifies `token` by SPEC §3: signature under one of the keys with `alg` pinned to its type,
-    /// `exp`/`nbf` with skew, then the rule.
+    /// Verifies `token` by docs/behaviour.md#3-keys-and-jwts: signature under one of the keys with
+    /// `alg` pinned to its type, `exp`/`nbf` with skew, then the rule.
     public func verify(_ token: String) throws(JWTError) -> VerifiedToken {
         guard !keys.isEmpty else { throw JWTError("no verify keys are configured for this source") }
         let verified = try JWT.verify(token, keys: keys)

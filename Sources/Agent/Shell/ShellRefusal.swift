@@ -9,7 +9,7 @@ public struct ShellRefusal: Error, CustomStringConvertible, Sendable {
         case unavailable
         /// 413: more than 64 KiB of input in one request.
         case tooLarge
-        /// 400: the claims are not what SPEC §7 describes.
+        /// 400: the claims are not what docs/behaviour.md#7-shell-sessions describes.
         case badRequest
         /// 500: the shell could not be started.
         case failed

@@ -2,8 +2,9 @@ import Auth
 import EtchaJSON
 import Foundation
 
-/// One request of a shell session (SPEC §7), read from a verified token: `c` columns and `r` rows
-/// (0 keeps the size), `s` standard-base64 input, `i` the session id (absent when opening).
+/// One request of a shell session (docs/behaviour.md#7-shell-sessions), read from a verified token:
+/// `c` columns and `r` rows (0 keeps the size), `s` standard-base64 input, `i` the session id
+/// (absent when opening).
 struct ShellRequest: Sendable {
     /// Terminal columns, or 0.
     var columns: UInt16

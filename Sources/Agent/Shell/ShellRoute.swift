@@ -3,10 +3,10 @@ import Hummingbird
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// `POST /etcha/v1/shell/SOURCE` (SPEC §7). The first request of a session answers
-/// `text/event-stream`: the session id on the first line, then `o<base64>` output lines and
-/// `k<random>` keep-alive lines every 1–10 s. Later requests answer 200 with no body once their
-/// input is queued. Refusals: 404 (see ``ShellRefusal/Code/notFound``), 503, 413, 400, 500.
+/// `POST /etcha/v1/shell/SOURCE` (docs/behaviour.md#7-shell-sessions). The first request of a
+/// session answers `text/event-stream`: the session id on the first line, then `o<base64>` output
+/// lines and `k<random>` keep-alive lines every 1–10 s. Later requests answer 200 with no body once
+/// their input is queued. Refusals: 404 (see ``ShellRefusal/Code/notFound``), 503, 413, 400, 500.
 struct ShellRoute: Sendable {
     let shells: ShellSessions
     let identity: ClientIdentity

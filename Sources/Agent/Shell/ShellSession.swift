@@ -14,8 +14,8 @@ enum ShellOutput: Sendable {
     case ended(String)
 }
 
-/// One open shell (SPEC §7): a process on a terminal of its own, the thread that moves bytes between
-/// that terminal and the client, and how it ends.
+/// One open shell (docs/behaviour.md#7-shell-sessions): a process on a terminal of its own, the
+/// thread that moves bytes between that terminal and the client, and how it ends.
 ///
 /// The thread owns the terminal. It polls the controlling side for output — read only while the
 /// client keeps up (at most ``readAhead`` chunks ahead of it), so a client that stops reading stops

@@ -5,11 +5,11 @@ import Logging
 import NIOConcurrencyHelpers
 import ServiceLifecycle
 
-/// The agent's shell sessions (SPEC §7): verifies each request like a push, opens sessions up to
-/// `run.maxShells`, routes later requests to the session their `i` names when the same key signed
-/// them, keeps `etcha_sources_shells` and fires the `shell` event. A `Service` of the agent's group,
-/// placed after the listener so that on SIGTERM it ends every shell before the listener waits for
-/// the requests in flight.
+/// The agent's shell sessions (docs/behaviour.md#7-shell-sessions): verifies each request like a
+/// push, opens sessions up to `run.maxShells`, routes later requests to the session their `i` names
+/// when the same key signed them, keeps `etcha_sources_shells` and fires the `shell` event. A
+/// `Service` of the agent's group, placed after the listener so that on SIGTERM it ends every shell
+/// before the listener waits for the requests in flight.
 ///
 ///     let shells = ShellSessions(sources: agent.sources, config: config, metrics: metrics, logger: logger)
 ///     let opened = try shells.handle("debug", token: body, remoteAddr: client)  // nil: input taken

@@ -51,8 +51,9 @@ public struct LineLogHandler: LogHandler {
     }
 
     /// The entry's line, newline included. Built as bytes: an entry is written for every command a
-    /// webhook runs, and building it through string interpolation and dictionary merges cost more
-    /// than the `write(2)` (measured with `perf record`).
+    /// webhook runs, and building it through string interpolation and dictionary merges costs more
+    /// than the `write(2)` (docs/decisions.md, "Log lines built as bytes and written with one
+    /// write").
     func line(for event: LogEvent) -> [UInt8] {
         var line: [UInt8] = []
         line.reserveCapacity(256)

@@ -4,10 +4,10 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 
-/// Fetches a source's JWT from its `pullPaths` (SPEC §5): local files, or `http(s)://` URLs with
-/// `#Header:value` suffixes separated by `\r\n` (the special header `skipVerify` turns off
-/// certificate checks for that URL). Bodies are limited to `httpServer.maxBodyBytes`; a fetch,
-/// body included, to ``deadline``.
+/// Fetches a source's JWT from its `pullPaths` (docs/behaviour.md#5-listen-mode-etcha-run): local
+/// files, or `http(s)://` URLs with `#Header:value` suffixes separated by `\r\n` (the special
+/// header `skipVerify` turns off certificate checks for that URL). Bodies are limited to
+/// `httpServer.maxBodyBytes`; a fetch, body included, to ``deadline``.
 struct PullFetcher: Sendable {
     let config: Config
     /// How long one fetch may take, from connecting to the last byte of the body.

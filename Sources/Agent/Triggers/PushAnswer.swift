@@ -1,5 +1,5 @@
-/// The answer to a push (SPEC §5), field names as Etcha's: what the agent sends and what
-/// `etcha push` reads, so the two cannot drift apart.
+/// The answer to a push (docs/behaviour.md#5-listen-mode-etcha-run), field names as Etcha's: what
+/// the agent sends and what `etcha push` reads, so the two cannot drift apart.
 public struct PushAnswer: Codable, Sendable, Equatable {
     /// Ids changed (check mode: ids that would change).
     public var changedIDs: [String]

@@ -2,10 +2,11 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// `POST /etcha/v1/push/SOURCE` (SPEC §5): the body is a JWT; `?check` runs check mode. The answer
-/// is the run's result object. An unknown source, a source without `allowPush` and any token that
-/// does not verify all answer 404, with the reason only in the log; a token older than the held one
-/// answers 409; a full run queue, or a node that cannot render now (``SourceError/Code/unavailable``), 503.
+/// `POST /etcha/v1/push/SOURCE` (docs/behaviour.md#5-listen-mode-etcha-run): the body is a JWT;
+/// `?check` runs check mode. The answer is the run's result object. An unknown source, a source
+/// without `allowPush` and any token that does not verify all answer 404, with the reason only in
+/// the log; a token older than the held one answers 409; a full run queue, or a node that cannot
+/// render now (``SourceError/Code/unavailable``), 503.
 struct PushRoute: Sendable {
     let sources: SourceSet
     let bodyLimit: BodyLimit

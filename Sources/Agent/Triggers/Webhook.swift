@@ -5,10 +5,11 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// Webhooks (SPEC §6): a request of any method on a path in some source's `webhookPaths` runs those
-/// sources' patterns, in alphabetical order, until one fires `webhookBody`; that output is the
-/// answer (content type from `webhookContentType`, else text/plain). No answer: 404, unless a run
-/// failed or was refused, which answers 5xx (``failure(of:)``, 503 for a full run queue).
+/// Webhooks (docs/behaviour.md#6-webhooks): a request of any method on a path in some source's
+/// `webhookPaths` runs those sources' patterns, in alphabetical order, until one fires
+/// `webhookBody`; that output is the answer (content type from `webhookContentType`, else
+/// text/plain). No answer: 404, unless a run failed or was refused, which answers 5xx
+/// (``failure(of:)``, 503 for a full run queue).
 ///
 /// A source with `webhookSecret` accepts only requests signed GitHub's way (`X-Hub-Signature-256`);
 /// when any source of the path has a secret the request does not satisfy, the answer is 401 and

@@ -9,9 +9,9 @@
 /// `directory` when it is not NULL.
 ///
 /// Not a new session: with the kernel's scheduler autogroups (on by default in Debian's kernels),
-/// every new session is a scheduling group of its own, weighted like the whole agent. Eight
-/// concurrent webhook commands then took eight ninths of the CPU from the agent serving them,
-/// and the 99th percentile answer took 64 ms instead of 6.5 ms.
+/// every new session is a scheduling group of its own, weighted like the whole agent, so concurrent
+/// commands would take the CPU from the agent serving them (docs/decisions.md, "Process groups,
+/// not sessions").
 ///
 /// With `set_credentials`, the child also takes `groups`, `gid` and `uid` (only root may); that
 /// path and the terminal path fork; the common path uses vfork (see start_child in spawn.c).
