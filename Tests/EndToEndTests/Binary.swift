@@ -135,6 +135,8 @@ final class Scratch {
     @discardableResult
     func write(_ name: String, _ text: String) -> String {
         let file = "\(path)/\(name)"
+        try! FileManager.default.createDirectory(
+            atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try! text.write(toFile: file, atomically: true, encoding: .utf8)
         return file
     }

@@ -1,14 +1,43 @@
 import Foundation
 import Testing
 
-/// The README's walk-through, run as a newcomer runs it: the demo agent from `examples/demo/etcha`
-/// (on a free port and a scratch state directory), then every trigger the README shows.
+/// The README's quick start, run as a newcomer runs it: the demo agent from `examples/demo/etcha`
+/// and a Prometheus on the example configuration (on free ports and a scratch state directory),
+/// then every line of the README's quick-start block as written.
 @Suite struct DemoTests {
     static let demo = Binary.repository + "/examples/demo/etcha"
 
-    @Test func theReadmeWalkThroughWorks() throws {
+    /// The commands of the README's quick-start block (the first `sh` block under "Quick start"),
+    /// each with the text its `# →` comment says it prints. Variable assignments are kept as a
+    /// prefix for the lines after them.
+    static func quickStart() throws -> [(command: String, prints: String?)] {
+        let readme = try String(contentsOfFile: Binary.repository + "/README.md", encoding: .utf8)
+        guard let section = readme.range(of: "## Quick start"),
+            let open = readme.range(of: "```sh\n", range: section.upperBound..<readme.endIndex),
+            let close = readme.range(of: "\n```", range: open.upperBound..<readme.endIndex)
+        else { return [] }
+        var prefix = ""
+        var commands: [(String, String?)] = []
+        for line in readme[open.upperBound..<close.lowerBound].split(separator: "\n") {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty || text.hasPrefix("#") { continue }
+            if text.wholeMatch(of: /[a-z_]+=[^ ]+/) != nil {
+                prefix += text + "; "
+                continue
+            }
+            let parts = text.components(separatedBy: "# →")
+            let prints = parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : nil
+            commands.append((prefix + parts[0].trimmingCharacters(in: .whitespaces), prints))
+        }
+        return commands
+    }
+
+    @Test func theReadmeQuickStartRunsAsWritten() throws {
+        let commands = try Self.quickStart()
+        try #require(commands.count >= 10, "the README's quick start was not found")
         let scratch = Scratch()
-        let environment = ["ETCHA_DEMO_STATE": scratch.path + "/state", "ETCHA_BINARY": Binary.path]
+        let state = scratch.path + "/state"
+        let environment = ["ETCHA_DEMO_STATE": state, "ETCHA_BINARY": Binary.path]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.demo)
         process.arguments = ["run", "-x", "httpServer_listenAddress=127.0.0.1:0"]
@@ -25,42 +54,45 @@ import Testing
         }
         let port = Binary.port(inLog: { scratch.read("agent.log") ?? "" }, within: 60)
         try #require(!port.isEmpty, "\(scratch.read("agent.log") ?? "")")
-        let state = scratch.path + "/state"
-        let base = "https://127.0.0.1:\(port)"
-        let curl = "curl -s --max-time 10 --cacert '\(state)/certs/ca.crt'"
-        let prefix = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ") + " '\(Self.demo)'"
+        let (prometheus, prometheusPort) = try Ecosystem.prometheus(
+            replacing: [
+                ("127.0.0.1:4000", "127.0.0.1:\(port)"), ("localhost:4000", "localhost:\(port)"),
+                ("../demo/state/", state + "/"),
+            ], in: scratch)
+        defer {
+            prometheus.terminate()
+            prometheus.waitUntilExit()
+        }
 
-        #expect(try Ecosystem.sh("\(curl) \(base)/etcha/v1/system/health").output == "ok\n")
-        #expect(try Ecosystem.sh("\(curl) '\(base)/hello?name=you'").output.contains("you asked: GET /hello?name=you"))
+        // Each line as written, pointed at this run's ports and state; a line that says what it
+        // prints may take a while (a pull every 15 s, a scrape every second) to print it.
+        let variables = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")
+        for (command, prints) in commands {
+            var line = command
+            for (from, to) in [
+                ("127.0.0.1:4000", "127.0.0.1:\(port)"), ("-h 127.0.0.1 ", "-h 127.0.0.1:\(port) "),
+                ("127.0.0.1:9090", "127.0.0.1:\(prometheusPort)"), ("examples/demo/state", state),
+            ] {
+                line = line.replacingOccurrences(of: from, with: to)
+            }
+            var last = (status: Int32(-1), output: "")
+            let printed = try Ecosystem.eventually(within: prints == nil ? 0 : 40) {
+                last = try Ecosystem.sh("export \(variables); \(line)", in: Binary.repository)
+                return last.status == 0 && prints.map(last.output.contains) != false
+            }
+            #expect(printed, "\(command)\nprinted (status \(last.status)): \(last.output)")
+        }
 
-        let examples = Binary.repository + "/examples/patterns"
-        let first = try Ecosystem.sh("\(prefix) push -h 127.0.0.1:\(port) web '\(examples)/push/run.jsonnet'")
-        #expect(first.output.contains("Changed 2: write a file, copy file"), "\(first.output)")
-        let second = try Ecosystem.sh("\(prefix) push -h 127.0.0.1:\(port) web '\(examples)/push/newfile.jsonnet'")
-        #expect(second.output.contains("Changed 1: write a new file"), "\(second.output)")
-        #expect(second.output.contains("Removed 2: copy file, write a file"), "\(second.output)")
-        let again = try Ecosystem.sh("\(prefix) push -h 127.0.0.1:\(port) web '\(examples)/push/newfile.jsonnet'")
+        // What the walk-through left behind: the same push again changes nothing, the runs are
+        // counted with their origin, and the shell was audited.
+        let prefix = "\(variables) '\(Self.demo)'"
+        let again = try Ecosystem.sh(
+            "\(prefix) push -h 127.0.0.1:\(port) web examples/patterns/push/newfile.jsonnet", in: Binary.repository)
         #expect(again.output.contains("No changes"), "\(again.output)")
-
-        let shell = try Ecosystem.sh(
-            "printf 'echo demo-$((40+2))\\nexit\\n' | \(prefix) shell -h 127.0.0.1:\(port) debug")
-        #expect(shell.status == 0 && shell.output.contains("demo-42"), "\(shell.output)")
-
-        // The pulled source applied the JWT made at first start, and applies a rebuilt one.
-        let pulled = state + "/files/pulled"
-        #expect(
-            Ecosystem.eventually(within: 20) {
-                (try? String(contentsOfFile: pulled, encoding: .utf8)) == "pulled by etcha\n"
-            })
-        let rebuilt = try Ecosystem.sh(
-            "MESSAGE='second version' \(prefix) build '\(examples)/pull/main.jsonnet' '\(state)/pull.jwt'")
-        #expect(rebuilt.status == 0, "\(rebuilt.output)")
-        #expect(
-            Ecosystem.eventually(within: 30) {
-                (try? String(contentsOfFile: pulled, encoding: .utf8)) == "second version\n"
-            })
-
-        let metrics = try Ecosystem.sh("\(curl) '\(base)/etcha/v1/system/metrics?key=demo-metrics-key'").output
+        let curl = "curl -s --max-time 10 --cacert '\(state)/certs/ca.crt'"
+        let metrics = try Ecosystem.sh(
+            "\(curl) 'https://127.0.0.1:\(port)/etcha/v1/system/metrics?key=demo-metrics-key'"
+        ).output
         #expect(
             metrics.contains(
                 #"etcha_commands_total{error="0",id="write a new file",mode="change",parent_id="",public_key="demo",remote_addr="127.0.0.1",source="web"} 1"#

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Helpers for tests that run real peers (Prometheus, nginx, promtool) next to the binary.
 enum Ecosystem {
@@ -45,6 +46,35 @@ enum Ecosystem {
             }
         }
         return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Starts Debian's Prometheus on a free port with `examples/prometheus/prometheus.yml`, each
+    /// `(from, to)` replaced (every `from` must still be in the example), scraping and evaluating every
+    /// second, in `scratch`. Returns the process (terminate it) and the port of its web API.
+    static func prometheus(replacing substitutions: [(String, String)], in scratch: Scratch) throws -> (Process, Int) {
+        let examples = Binary.repository + "/examples/prometheus"
+        var config = try String(contentsOfFile: examples + "/prometheus.yml", encoding: .utf8)
+        for (from, to) in substitutions + [
+            ("rules/etcha.rules.yml", examples + "/rules/etcha.rules.yml"),
+            ("scrape_interval: 15s", "scrape_interval: 1s"), ("evaluation_interval: 15s", "evaluation_interval: 1s"),
+        ] {
+            #expect(config.contains(from), "the example no longer has \(from)")
+            config = config.replacingOccurrences(of: from, with: to)
+        }
+        let configPath = scratch.write("prometheus.yml", config)
+        let checked = try sh("promtool check config '\(configPath)'")
+        #expect(checked.status == 0, "\(checked.output)")
+        let port = freePort()
+        let prometheus = Process()
+        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
+        prometheus.arguments = [
+            "--config.file=\(configPath)", "--storage.tsdb.path=\(scratch.path)/tsdb",
+            "--web.listen-address=127.0.0.1:\(port)",
+        ]
+        prometheus.standardOutput = FileHandle.nullDevice
+        prometheus.standardError = FileHandle(forWritingAtPath: scratch.write("prometheus.log", ""))
+        try prometheus.run()
+        return (prometheus, port)
     }
 
     /// Polls `condition` every 250 ms until it holds or `seconds` pass.

@@ -41,32 +41,13 @@ import Testing
         try #require(!port.isEmpty, "\(agent.stderr)")
 
         // The committed example, pointed at this agent and this run's files, scraping every second.
-        var config = try String(contentsOfFile: Self.examples + "/prometheus/prometheus.yml", encoding: .utf8)
-        for (from, to) in [
-            ("127.0.0.1:4000", "127.0.0.1:\(port)"), ("localhost:4000", "localhost:\(port)"),
-            ("../demo/state/certs/", node.certs + "/"),
-            ("../demo/state/metrics.key", node.scratch.path + "/metrics.key"),
-            ("demo-metrics-key", node.metricsKey),
-            ("rules/etcha.rules.yml", Self.examples + "/prometheus/rules/etcha.rules.yml"),
-            ("scrape_interval: 15s", "scrape_interval: 1s"), ("evaluation_interval: 15s", "evaluation_interval: 1s"),
-        ] {
-            #expect(config.contains(from), "the example no longer has \(from)")
-            config = config.replacingOccurrences(of: from, with: to)
-        }
-        let configPath = node.scratch.write("prometheus.yml", config)
-        let checked = try Ecosystem.sh("promtool check config '\(configPath)'")
-        #expect(checked.status == 0, "\(checked.output)")
-
-        let webPort = Ecosystem.freePort()
-        let prometheus = Process()
-        prometheus.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus")
-        prometheus.arguments = [
-            "--config.file=\(configPath)", "--storage.tsdb.path=\(node.scratch.path)/tsdb",
-            "--web.listen-address=127.0.0.1:\(webPort)",
-        ]
-        prometheus.standardOutput = FileHandle.nullDevice
-        prometheus.standardError = FileHandle(forWritingAtPath: node.scratch.write("prometheus.log", ""))
-        try prometheus.run()
+        let (prometheus, webPort) = try Ecosystem.prometheus(
+            replacing: [
+                ("127.0.0.1:4000", "127.0.0.1:\(port)"), ("localhost:4000", "localhost:\(port)"),
+                ("../demo/state/certs/", node.certs + "/"),
+                ("../demo/state/metrics.key", node.scratch.path + "/metrics.key"),
+                ("demo-metrics-key", node.metricsKey),
+            ], in: node.scratch)
         defer {
             prometheus.terminate()
             prometheus.waitUntilExit()
