@@ -3,7 +3,7 @@
 #   make test   install what is missing, build, run every test, lint, fuzz 30 s per target, and run
 #               the unit suites under ThreadSanitizer and AddressSanitizer (about 30 minutes on 2 cores)
 #   make check  the tests and the lint only
-#   make bench  run the benchmarks and print the README's table
+#   make bench  run the benchmarks and print the table of docs/benchmarks.md
 #   make release  the binary to install on nodes (release/build.sh): .build-release/release/etcha
 
 SHELL := /bin/bash
@@ -42,13 +42,15 @@ test: check
 # Three runs: the end-to-end suites block their threads on child processes for seconds at a time,
 # which in one process would hold the few threads of the Swift concurrency pool (one per core)
 # that the in-process agents of the other suites need; and the slowloris test times scrapes while
-# its agent cuts 500 connections, which the other suites running beside it on 2 cores stretched
-# from 25–50 ms to 0.4–1.0 s. tools/swift-test.sh repeats the failures as the last lines printed.
+# its agent cuts 500 connections, which the other suites running beside it would stretch past its
+# bound (docs/decisions.md, "Test suites in three processes"). tools/swift-test.sh repeats the
+# failures as the last lines printed.
 check: deps
 	swift build --build-tests
 	tools/swift-test.sh --skip-build --skip EndToEndTests --skip SlowClientTests
 	tools/swift-test.sh --skip-build --filter SlowClientTests
 	tools/swift-test.sh --skip-build --filter EndToEndTests
+	tools/check-repository.py
 	swift format lint --strict --recursive Sources Tests bench Fuzz
 
 lint:
@@ -92,7 +94,7 @@ fleet: deps
 	swift build -c release --product etcha
 	bench/fleet.sh
 
-# The README's reliability table: soak, fleet, fuzz, slowloris and faults in one run.
+# The table of docs/reliability.md: soak, fleet, fuzz, slowloris and faults in one run.
 reliability: deps
 	bench/reliability.sh
 

@@ -5,7 +5,8 @@ import Testing
 
 @testable import Agent
 
-/// Which steps run in each mode (SPEC §4), table-driven: every command writes a marker per step.
+/// Which steps run in each mode (docs/behaviour.md#4-patterns-and-commands), table-driven: every
+/// command writes a marker per step.
 @Suite struct CommandEngineModeTests {
     struct Case: CustomTestStringConvertible, Sendable {
         var name: String

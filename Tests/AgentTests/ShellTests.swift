@@ -8,8 +8,9 @@ import Testing
 @testable import Agent
 @testable import EtchaInstrumentation
 
-/// Shell sessions over live HTTPS (SPEC §7): a scripted session, refusals, limits, endings, and what
-/// they leave behind. Serialized: the clean-up test counts terminals open in this process.
+/// Shell sessions over live HTTPS (docs/behaviour.md#7-shell-sessions): a scripted session,
+/// refusals, limits, endings, and what they leave behind. Serialized: the clean-up test counts
+/// terminals open in this process.
 @Suite(.serialized) struct ShellTests {
     static let key = try! PrivateKey.generate(.ed25519, id: "operator")
     static let otherKey = try! PrivateKey.generate(.ed25519, id: "colleague")
