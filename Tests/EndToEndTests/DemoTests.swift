@@ -64,6 +64,13 @@ import Testing
             prometheus.waitUntilExit()
         }
 
+        // The pulled source applied the JWT the demo made at first start, before the walk-through
+        // publishes a new one.
+        #expect(
+            Ecosystem.eventually(within: 20) {
+                (try? String(contentsOfFile: state + "/files/pulled", encoding: .utf8)) == "pulled by etcha\n"
+            })
+
         // Each line as written, pointed at this run's ports and state; a line that says what it
         // prints may take a while (a pull every 15 s, a scrape every second) to print it.
         let variables = environment.map { "\($0.key)='\($0.value)'" }.joined(separator: " ")

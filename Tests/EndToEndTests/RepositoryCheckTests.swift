@@ -18,7 +18,8 @@ import Testing
         scratch.write(
             "README.md",
             "# Demo\n\n[good](docs/behaviour.md#1-command-line) [missing](docs/nowhere.md) "
-                + "[no heading](docs/behaviour.md#2-configuration)\n" + String(repeating: "line\n", count: 300))
+                + "[no heading](docs/behaviour.md#2-configuration) [outside](../elsewhere/SPEC.md)\n"
+                + String(repeating: "line\n", count: 300))
         scratch.write(
             "Sources/Lib/Lib.swift",
             "import Logging\n\n/// See docs/behaviour.md#errors-and-exit-status and §1, not §4 or SPEC §1.\n"
@@ -46,7 +47,8 @@ import Testing
             "README.md: link to docs/behaviour.md#2-configuration: no heading #2-configuration",
             "README.md: 303 lines, more than 300",
             "Sources/Lib/Lib.swift: §4 is not a numbered section of docs/behaviour.md",
-            "Sources/Lib/Lib.swift: refers to the old SPEC/ARCHITECTURE files",
+            "README.md: link to ../elsewhere/SPEC.md: outside the repository",
+            "Sources/Lib/Lib.swift: cites the contract as SPEC §N",
             "Sources/Lib/Lib.swift: imports Logging, which Package.swift target Lib does not declare",
             "Package.swift target Lib: declares DequeModule, which none of its files imports",
         ] {
