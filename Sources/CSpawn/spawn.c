@@ -129,8 +129,13 @@ static int start_child(pid_t *pid, const char *path, char *const argv[], char *c
     if (pipe2(report, O_CLOEXEC) != 0) return errno;
     const struct child_setup setup = {path, argv, envp, stdin_fd, output_fd, terminal, report[1], directory,
                                       set_credentials, uid, gid, groups, group_count};
+    // No handler may run in a vfork child, which shares this thread's memory: every signal is
+    // blocked until the child has exec'd, except SIGCHLD, which has no handler (its default is to
+    // ignore it). A short command can exit before this thread restores its mask, and a SIGCHLD
+    // blocked here would be queued and handed to the main thread instead of dropped.
     sigset_t all, previous;
     sigfillset(&all);
+    sigdelset(&all, SIGCHLD);
     pthread_sigmask(SIG_SETMASK, &all, &previous);
     pid_t child = (terminal || set_credentials) ? fork() : ETCHA_VFORK();
     if (child == 0) exec_child(&setup);
