@@ -60,12 +60,13 @@ bench: deps
 	bench/run.sh
 
 # libFuzzer on the JWT/JSON/key/jwtRule parsers and on the configuration loader, from the committed
-# seed corpus (new inputs go to a scratch directory, never into Fuzz/corpus). A crash stops with
-# its input saved as crash-*; add it to Fuzz/corpus/TARGET and it is replayed by every make test.
+# seed corpus, which libFuzzer replays in full before it mutates (new inputs go to a scratch
+# directory, never into Fuzz/corpus). A crash stops with its input saved as crash-*; add it to
+# Fuzz/corpus/TARGET and both this and FuzzCorpusTests (make check) replay it.
 # Leak reports are off: LeakSanitizer flags Swift's lazily made globals (never freed by design), and
 # what the fuzzer hunts here is crashes, hangs and runaway memory (-rss_limit_mb, -timeout).
 fuzz: deps
-	swift build --package-path Fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING \
+	swift build --package-path Fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address \
 		-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld --product EtchaFuzz
 	@for target in jwt config; do \
 		work=$$(mktemp -d); \

@@ -10,8 +10,8 @@ import Foundation
 //   config  the bytes as configuration JSON through the whole loader (schema, defaults, decoding,
 //           validation of keys, rules, commands), and as a -x assignment
 //
-// Built with -sanitize=fuzzer and -DFUZZING it is a libFuzzer binary (`make fuzz`); built
-// normally it replays files given as arguments, so a crash once found stays a regression test.
+// It is a libFuzzer binary and builds only with -sanitize=fuzzer (`make fuzz`). Given a file instead
+// of a directory, it runs that one input, which is how a saved crash-* is reproduced.
 
 enum FuzzTarget: String {
     case jwt, config
@@ -41,48 +41,27 @@ enum FuzzTarget: String {
     }
 }
 
-#if FUZZING
-    /// What libFuzzer calls for each input.
-    @_cdecl("LLVMFuzzerTestOneInput")
-    public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
-        FuzzTarget.chosen.run(start.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [])
-        return 0
-    }
+/// What libFuzzer calls for each input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    FuzzTarget.chosen.run(start.map { Array(UnsafeBufferPointer(start: $0, count: count)) } ?? [])
+    return 0
+}
 
-    /// libFuzzer's driver, for programs with a `main` of their own (SwiftPM makes the Swift entry point
-    /// the executable's `main`).
-    @_silgen_name("LLVMFuzzerRunDriver")
-    func LLVMFuzzerRunDriver(
-        _ argc: UnsafeMutablePointer<CInt>,
-        _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-    ) -> CInt
+/// libFuzzer's driver, for programs with a `main` of their own (SwiftPM makes the Swift entry point
+/// the executable's `main`).
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
 
-    @main
-    enum Fuzz {
-        static func main() {
-            var argc = CommandLine.argc
-            var argv = CommandLine.unsafeArgv
-            exit(LLVMFuzzerRunDriver(&argc, &argv) { fuzz($0, $1) })
-        }
+@main
+enum Fuzz {
+    static func main() {
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv) { fuzz($0, $1) })
     }
-#else
-    @main
-    enum Replay {
-        static func main() {
-            var replayed = 0
-            for argument in CommandLine.arguments.dropFirst() {
-                let paths =
-                    (try? FileManager.default.contentsOfDirectory(atPath: argument))?.map { "\(argument)/\($0)" } ?? [
-                        argument
-                    ]
-                for path in paths.sorted() {
-                    guard let data = FileManager.default.contents(atPath: path) else { continue }
-                    FuzzTarget.chosen.run(Array(data))
-                    replayed += 1
-                }
-            }
-            print("replayed \(replayed) inputs through \(FuzzTarget.chosen.rawValue)")
-        }
-    }
-#endif
+}
