@@ -215,8 +215,8 @@ public final class SourceSet: Sendable {
     }
 
     /// Restores each source's saved token (unless `noRestore`): verified and rendered again, then
-    /// held, so the startup run runs it. A missing, corrupt or unverifiable file is logged and
-    /// skipped, never fatal.
+    /// held, so the startup run runs it. A missing or unreadable file is skipped; a corrupt or
+    /// unverifiable token is logged and skipped. Neither is fatal.
     public func restore() {
         store.removeLeftovers()
         for source in all where !source.settings.noRestore {
