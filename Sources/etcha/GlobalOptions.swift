@@ -18,12 +18,16 @@ struct GlobalOptions: ParsableArguments {
             "Override a configuration key, e.g. -x run_stateDir=/var/lib/etcha (repeatable).", valueName: "KEY=VALUE"))
     var overrides: [String] = []
 
-    @Option(name: .customLong("log-format"), help: "Log line format: logfmt or json.")
+    @Option(
+        name: .customLong("log-format"),
+        help: "Log line format: logfmt (also kv), json, human or raw. The cli.logFormat key, when set, wins.")
     var logFormat: String = LogFormat.logfmt.rawValue
 
     @Option(
         name: .customLong("log-level"),
-        help: "Lowest level logged: trace, debug, info, notice, warning, error, critical.")
+        help:
+            "Lowest level logged: none, trace, debug, info, notice, warning, error, critical. The cli.logLevel key, when set, wins."
+    )
     var logLevel: String = "info"
 
     /// Names of options that take a value, as they may stand before the verb.
@@ -54,28 +58,31 @@ struct GlobalOptions: ParsableArguments {
 
     /// Validates the log options.
     func validate() throws {
-        guard LogFormat(rawValue: logFormat) != nil else {
-            throw ValidationError("--log-format must be logfmt or json")
+        guard LogFormat(named: logFormat) != nil else {
+            throw ValidationError("--log-format must be logfmt, kv, json, human or raw")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        guard LogThreshold(named: logLevel) != nil else {
+            throw ValidationError(
+                "--log-level must be one of none, trace, debug, info, notice, warning, error, critical")
         }
     }
 
-    /// Sets up logging and loads the configuration; a bad configuration ends the process with its
-    /// one-line message.
+    /// Loads the configuration and sets up logging, from its `cli` keys where set, else from the
+    /// flags; a bad configuration ends the process with its one-line message.
     func load() throws -> (LoadedConfig, Logger) {
-        let format = LogFormat(rawValue: logFormat) ?? .logfmt
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { _ in LineLogHandler(format: format, level: level) }
-        let logger = Logger(label: "etcha")
+        let loaded: LoadedConfig
         do {
-            let loaded = try ConfigLoader(path: config, overrides: overrides).load()
-            for warning in loaded.warnings { logger.warning("\(warning)") }
-            return (loaded, logger)
+            loaded = try ConfigLoader(path: config, overrides: overrides).load()
         } catch {
             throw CLIError(error.description)
         }
+        let cli = loaded.config.cli
+        let format = LogFormat(named: cli.logFormat.isEmpty ? logFormat : cli.logFormat) ?? .logfmt
+        let threshold = LogThreshold(named: cli.logLevel.isEmpty ? logLevel : cli.logLevel) ?? .level(.info)
+        LoggingSystem.bootstrap { _ in LineLogHandler(format: format, threshold: threshold) }
+        let logger = Logger(label: "etcha")
+        for warning in loaded.warnings { logger.warning("\(warning)") }
+        return (loaded, logger)
     }
 }
 

@@ -103,15 +103,70 @@ import Testing
         #expect(try load(overrides: ["run_systemMetricsSecret=s2"]).config.run.systemMetricsKey == "s2")
     }
 
-    @Test func etchaKeysThatDoNothingHereAreWarnings() throws {
+    @Test func etchaKeysThatDoNothingHereAreOneWarningEach() throws {
         let loaded = try load(
-            #"{"licenseKey": "x", "exec": {"containerImage": "alpine"}, "targets": {"web": {"pathPush": "/p"}}}"#)
+            """
+            {"licenseKey": "x", "targets": {"web": {"pathPush": "/p"}}, "lint": {"linters": {}},
+             "jsonnet": {"x": 1}, "run": {"systemPprofSecret": "p"}, "sources": {"web": {}}}
+            """, overrides: [#"sources_listen={"allowPush": true, "runExec": {"allowOverride": true}}"#])
         #expect(
             loaded.warnings.sorted() == [
-                "exec.containerImage is ignored: containers are not supported",
+                "jsonnet is ignored: Jsonnet settings are fixed",
                 "licenseKey is ignored: no license is needed",
+                "lint is ignored: linting is not part of the agent",
+                "run.systemPprofSecret is ignored: there is no pprof endpoint",
+                "sources.listen.runExec is ignored: a source has no runExec (Etcha ignores it too); set exec, "
+                    + "or a pattern's runExec",
                 "targets.web.pathPush is ignored: push always posts to /etcha/v1/push/SOURCE",
             ])
+        #expect(loaded.config.sources["listen"]?.allowPush == true)
+    }
+
+    @Test func etcha2024KeysMoveToTheirCurrentPlace() throws {
+        let config = try load(
+            """
+            {"run": {"listenAddress": ":4100", "rateLimiterRate": "5-S", "tlsCertificatePath": "/c.pem",
+                     "tlsKeyPath": "/k.pem", "tlsCertificateBase64": "Yw==", "tlsKeyBase64": "aw=="},
+             "build": {"pushTLSSkipVerify": true, "pushTargets": {"n1": {"hostname": "10.0.0.1", "port": 4001,
+                       "path": "/edge/etcha/v1/push", "insecure": true, "sourcePatterns": {"web": "p.jsonnet"},
+                       "vars": {"role": "edge"}}}},
+             "sources": {"web": {"runFrequencySec": 30, "eventsReceiveExit": true}, "db": {"runFrequencySec": 0}}}
+            """
+        ).config
+        #expect(config.httpServer.listenAddress == ":4100")
+        #expect(config.httpServer.rateLimitRate == "5-S")
+        #expect(config.httpServer.tlsCertificatePath == "/c.pem" && config.httpServer.tlsKeyPath == "/k.pem")
+        #expect(config.httpServer.tlsCertificateBase64 == "Yw==" && config.httpServer.tlsKeyBase64 == "aw==")
+        #expect(config.build.pushTLSSkipVerify)
+        let target = try #require(config.targets["n1"])
+        #expect(target.hostname == "10.0.0.1" && target.port == "4001" && target.insecure)
+        #expect(target.sourcePatterns == ["web": "p.jsonnet"] && target.vars == ["role": .string("edge")])
+        #expect(config.sources["web"]?.runFrequency.duration == .seconds(30))
+        #expect(config.sources["web"]?.eventsReceiveExit == true)
+        #expect(config.sources["db"]?.runFrequency.isZero == true)
+    }
+
+    @Test func etcha2024KeysWorkAsOverridesAndWinOverTheFile() throws {
+        let config = try load(
+            #"{"httpServer": {"listenAddress": ":1"}, "sources": {"web": {"runFrequency": "1h"}}}"#,
+            overrides: [
+                "run_listenAddress=:4200", "sources_web_runFrequencySec=5", "build_pushTargets_n2_port=4002",
+                #"sources_pull={"runFrequencySec": 60}"#, "cli_logLevel=debug",
+            ],
+            environment: ["ETCHA_RUN_RATELIMITERRATE": "3-M", "ETCHA_CLI_LOGFORMAT": "kv"]
+        ).config
+        #expect(config.httpServer.listenAddress == ":4200")
+        #expect(config.httpServer.rateLimitRate == "3-M")
+        #expect(config.sources["web"]?.runFrequency.duration == .seconds(5))
+        #expect(config.sources["pull"]?.runFrequency.duration == .seconds(60))
+        #expect(config.targets["n2"]?.port == "4002")
+        #expect(config.cli.logLevel == "debug" && config.cli.logFormat == "kv")
+    }
+
+    @Test func aTargetPortMayBeANumberAsEtchasDocsWriteIt() throws {
+        let config = try load(#"{"targets": {"server1": {"port": 4001}}}"#, overrides: ["targets_s2_port=4002"]).config
+        #expect(config.targets["server1"]?.port == "4001")
+        #expect(config.targets["s2"]?.port == "4002")
     }
 
     @Test(arguments: [
@@ -121,6 +176,39 @@ import Testing
         ),
         (#"{"sources": {"web": {"allowpush": true}}}"#, "sources.web.allowpush: unknown key (did you mean allowPush?)"),
         (#"{"nope": 1}"#, "nope: unknown key"),
+        (
+            #"{"sources": {"web": {"webhookSecrt": "s"}}}"#,
+            "sources.web.webhookSecrt: unknown key (did you mean webhookSecret?)"
+        ),
+        (
+            #"{"httpServer": {"listenAdress": ":1"}}"#,
+            "httpServer.listenAdress: unknown key (did you mean listenAddress?)"
+        ),
+        (#"{"sources": {"web": {"secret": "s"}}}"#, "sources.web.secret: unknown key"),
+        (
+            #"{"run": {"listenAddress": ":1"}, "httpServer": {"listenAddress": ":2"}}"#,
+            "run.listenAddress: also set as httpServer.listenAddress; keep one"
+        ),
+        (
+            #"{"sources": {"w": {"runFrequencySec": "5m"}}}"#,
+            "sources.w.runFrequencySec: expected a whole number of seconds"
+        ),
+        (
+            #"{"build": {"pushTargets": {"n": {"prot": 1}}}}"#,
+            "build.pushTargets.n.prot: unknown key (did you mean port?)"
+        ),
+        (
+            #"{"cli": {"logLevel": "loud"}}"#,
+            #"cli.logLevel: "loud" is not none, debug, info, error (or trace, notice, warning, critical)"#
+        ),
+        (
+            #"{"exec": {"containerImage": "alpine"}}"#,
+            "exec.containerImage: containers are not supported, and a command meant for one is never run on the host"
+        ),
+        (
+            #"{"sources": {"a": {"exec": {"containerPrivileged": true}}}}"#,
+            "sources.a.exec.containerPrivileged: containers are not supported, and a command meant for one is never run on the host"
+        ),
         (
             #"{"sources": {"web": {"allowPush": "yes"}}}"#,
             #"sources.web.allowPush: expected a boolean, got a string"#

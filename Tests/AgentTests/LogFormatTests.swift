@@ -50,4 +50,32 @@ import Testing
         let object = try JSONSerialization.jsonObject(with: Data(line)) as? [String: String]
         #expect(object == ["level": "info", "msg": "changed", "source": "hook", "commandID": "write \"file\""])
     }
+
+    @Test func etchasHumanAndRawFormats() {
+        var human = LineLogHandler(format: .human)
+        human.metadata = ["source": "hook"]
+        let line = text(human, event("changed", ["commandID": "a b"]))
+        #expect(line == #"INFO  changed commandID="a b" source=hook"# + "\n")
+        #expect(text(human, event("oops", nil, level: .warning)) == "WARNING oops source=hook\n")
+        var raw = LineLogHandler(format: .raw)
+        raw.metadata = ["source": "hook"]
+        #expect(text(raw, event("just this", ["commandID": "a"])) == "just this\n")
+    }
+
+    @Test(arguments: [
+        ("kv", LogFormat.logfmt), ("logfmt", .logfmt), ("json", .json), ("human", .human), ("raw", .raw),
+    ])
+    func formatNames(name: String, format: LogFormat) {
+        #expect(LogFormat(named: name) == format)
+    }
+
+    @Test func thresholdNamesIncludeEtchasNone() {
+        #expect(LogThreshold(named: "none") == LogThreshold.none)
+        #expect(LogThreshold(named: "debug") == .level(.debug))
+        #expect(LogThreshold(named: "error") == .level(.error))
+        #expect(LogThreshold(named: "loud") == nil)
+        #expect(LogFormat(named: "pretty") == nil)
+        #expect(LineLogHandler(format: .logfmt, threshold: .none).silent)
+        #expect(!LineLogHandler(format: .logfmt, threshold: .level(.error)).silent)
+    }
 }

@@ -138,6 +138,39 @@ import Testing
         #expect(rendered.pattern.runVars == ["v": .number(1)])
         #expect(rendered.pattern.build.map(\.id) == ["b"])
     }
+
+    private func render(_ source: String) throws -> Pattern {
+        try PatternRenderer.render(
+            .files(entrypoint: "/m.jsonnet", files: ["/m.jsonnet": source]), configuration: .object([:])
+        ).pattern
+    }
+
+    @Test func etcha2024ExpiresInSecSetsTheLifetime() throws {
+        #expect(try render("{run: [], expiresInSec: 90}").expiresIn.duration == .seconds(90))
+        #expect(try render("{run: [], expiresInSec: 0}").expiresIn.isZero)
+        for bad in ["{expiresInSec: '90'}", "{expiresInSec: 1.5}", "{expiresInSec: 60, expiresIn: '1m'}"] {
+            #expect(throws: CommandError.self) { try render(bad) }
+        }
+    }
+
+    /// A pattern whose exec asks for a container fails to render, naming the key: it is never run
+    /// on the host instead.
+    @Test(arguments: [
+        ("{runExec: {containerImage: 'alpine'}, run: []}", "runExec.containerImage"),
+        ("{run: [{id: 'x', change: 'id', exec: {containerVolumes: ['/:/host']}}]}", "containerVolumes"),
+        ("{buildExec: {containerNetwork: 'host'}}", "buildExec.containerNetwork"),
+    ])
+    func aContainerExecIsRefused(source: String, key: String) throws {
+        do {
+            _ = try render(source)
+            Issue.record("rendered: \(source)")
+        } catch {
+            #expect("\(error)".contains(key) && "\(error)".contains("never run on the host"))
+        }
+        #expect(
+            try render("{runExec: {containerImage: '', command: '/bin/sh -c'}, run: []}").runExec?.command
+                == "/bin/sh -c")
+    }
 }
 
 extension JSON: ExpressibleByStringLiteral {

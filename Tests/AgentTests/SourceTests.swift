@@ -141,6 +141,24 @@ import Testing
         #expect(exits.count.load(ordering: .relaxed) == 1)
     }
 
+    @Test func aReceiverWithEventsReceiveExitStopsTheAgentAfterItRuns() async throws {
+        let dir = TemporaryDirectory()
+        let (set, exits) = try sources(
+            """
+            {"exec": {"command": "/bin/sh -c"}, "sources": {
+              "sender": {"eventsSend": "done", "commands": [{"id": "s", "always": true, "change": "true", "onChange": ["etcha:done"]}]},
+              "last": {"eventsReceive": ["done"], "eventsReceiveExit": true, "triggerOnly": true,
+                       "commands": [{"id": "l", "always": true, "change": "echo last >> \(dir.path)/log"}]},
+              "other": {"eventsReceive": ["elsewhere"], "eventsReceiveExit": true, "triggerOnly": true}
+            }}
+            """, dir: dir)
+        _ = try await set.trigger("last", RunRequest(trigger: .push))
+        #expect(exits.count.load(ordering: .relaxed) == 0)  // run directly, not by an event
+        _ = try await set.trigger("sender", RunRequest(trigger: .push))
+        #expect(lines(dir) == ["last", "last"])
+        #expect(exits.count.load(ordering: .relaxed) == 1)
+    }
+
     @Test func stdoutEventIsLogged() async throws {
         let dir = TemporaryDirectory()
         let logs = LogRecorder()

@@ -30,6 +30,17 @@ enum Binary {
         return wait(for: process, timeout: timeout)
     }
 
+    /// A new key pair from `etcha generate-keys`.
+    static func generateKeys(_ type: String = "ed25519", kid: String = "k1") throws -> (private: String, public: String)
+    {
+        let out = try run(["generate-keys", "--type", type, kid])
+        let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: String]
+        guard let privateKey = json?["privateKey"], let publicKey = json?["publicKey"] else {
+            throw CocoaError(.coderReadCorrupt)
+        }
+        return (privateKey, publicKey)
+    }
+
     /// A started `etcha` whose output is collected in files (so nothing blocks on a full pipe).
     final class Running: @unchecked Sendable {
         let process: Process

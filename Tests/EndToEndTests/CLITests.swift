@@ -210,6 +210,19 @@ import Testing
         #expect(object?["commandID"] == "j")
     }
 
+    /// Etcha's `cli` keys set logging as its `-f` and `-l` flags do, from `-x`, `ETCHA_CLI_*` or the file.
+    @Test func cliKeysSetTheLogFormatAndLevel() throws {
+        let local = ["local", "{id: 'j', always: true, change: 'true'}"]
+        let raw = try Binary.run(["-x", "cli_logFormat=raw", "-x", "licenseKey=x"] + local)
+        #expect(raw.stderr.hasPrefix("licenseKey is ignored: no license is needed\nchanged\n"), "\(raw.stderr)")
+        let quiet = try Binary.run(["-x", "licenseKey=x"] + local, environment: ["ETCHA_CLI_LOGLEVEL": "error"])
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+        let none = try Binary.run(["--log-level", "none"] + local)
+        #expect(none.status == 0 && none.stderr.isEmpty && none.stdout.contains("Changed 1: j"))
+        let bad = try Binary.run(["-x", "cli_logLevel=loud"] + local)
+        #expect(bad.status == 1 && bad.stderr.contains("cli.logLevel: \"loud\" is not none, debug, info, error"))
+    }
+
     @Test func aLogLineThatCannotBeWrittenIsDropped() throws {
         // Standard error is a pipe nobody reads any more (a log collector that went away): the
         // command still runs and the program ends normally. FileHandle's write trapped here.
@@ -363,9 +376,7 @@ import Testing
 /// commands, manifest and run vars), jwt, render of a JWT, compare, and push to a live agent.
 @Suite struct SignedConfigCLITests {
     private func keys(_ type: String = "ed25519", kid: String = "k1") throws -> (private: String, public: String) {
-        let out = try Binary.run(["generate-keys", "--type", type, kid])
-        let json = try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: String]
-        return (try #require(json?["privateKey"]), try #require(json?["publicKey"]))
+        try Binary.generateKeys(type, kid: kid)
     }
 
     @Test(arguments: ["ed25519", "ecp256", "rsa2048"])

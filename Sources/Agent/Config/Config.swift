@@ -8,6 +8,8 @@ import EtchaJSON
 public struct Config: Sendable, Codable {
     /// Build and push settings.
     public var build: BuildConfig
+    /// Log settings and the configuration file, as Etcha's `cli` section holds them.
+    public var cli: CLIConfig
     /// The top-level exec (defaults: bash `-e -o pipefail -c`, overrides allowed).
     public var exec: Exec
     /// Listener settings.
@@ -28,10 +30,26 @@ public struct Config: Sendable, Codable {
 public struct BuildConfig: Sendable, Codable {
     /// Pushes at once; 0 means one per CPU.
     public var pushMaxWorkers: Int
+    /// Skip certificate verification when pushing (Etcha 2024's key; `httpClient.tlsSkipVerify`
+    /// covers pulls and shells too).
+    public var pushTLSSkipVerify: Bool
     /// A private key string (`ed25519private:…`).
     public var signingKey: String
     /// A file holding the private key string.
     public var signingKeyPath: String
+}
+
+/// `cli`: what Etcha's `-c`, `-f`, `-l` and `-n` flags set, also settable as keys (`-x
+/// cli_logLevel=debug`, `ETCHA_CLI_LOGLEVEL`). Empty leaves the flag's value.
+public struct CLIConfig: Sendable, Codable {
+    /// The configuration file; read from `ETCHA_CLI_CONFIGPATH` before any file is loaded.
+    public var configPath: String
+    /// Log format: Etcha's `human`, `kv` or `raw`, or `logfmt` or `json`.
+    public var logFormat: String
+    /// Lowest level logged: Etcha's `none`, `debug`, `info` or `error`, or any of swift-log's.
+    public var logLevel: String
+    /// Accepted for Etcha's `-n`; log lines here are never coloured.
+    public var noColor: Bool
 }
 
 /// `httpServer`: the listener.
@@ -113,6 +131,8 @@ public struct SourceConfig: Sendable, Codable {
     public var commands: JSON
     /// Events that run this source.
     public var eventsReceive: [String]
+    /// Stop the agent once this source has handled an event it receives (Etcha 2024's key).
+    public var eventsReceiveExit: Bool
     /// Regex of events this source may fire; empty allows none.
     public var eventsSend: String
     /// The source's exec override.

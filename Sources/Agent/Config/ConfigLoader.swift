@@ -20,7 +20,8 @@ public struct LoadedConfig: Sendable {
 ///
 ///     let loaded = try ConfigLoader(path: nil, overrides: ["run_stateDir=/tmp/s"]).load()
 public struct ConfigLoader: Sendable {
-    /// The file, or nil for `etcha.jsonnet` then `etcha.json` in the working directory (if present).
+    /// The file, or nil for `ETCHA_CLI_CONFIGPATH`, else the nearest `etcha.jsonnet` or `etcha.json`
+    /// in the working directory or above it, as Etcha looks (none is an empty configuration).
     public var path: String?
     /// `-x` assignments, applied last.
     public var overrides: [String]
@@ -56,7 +57,8 @@ public struct ConfigLoader: Sendable {
 
     private func load(tree file: JSON) throws(ConfigError) -> LoadedConfig {
         var tree = file
-        ConfigOverrides.apply(environment: environment, to: &tree)
+        try LegacyKeys.migrate(&tree, replacing: false)
+        try ConfigOverrides.apply(environment: environment, to: &tree)
         for assignment in overrides {
             try ConfigOverrides.apply(assignment: assignment, to: &tree)
         }
@@ -69,16 +71,8 @@ public struct ConfigLoader: Sendable {
     }
 
     private func readFile() throws(ConfigError) -> JSON {
-        let file: String
-        if let path {
-            file = path
-        } else if let found = ["etcha.jsonnet", "etcha.json"].first(where: {
-            FileManager.default.fileExists(atPath: $0)
-        }) {
-            file = found
-        } else {
-            return .object([:])
-        }
+        let named = environment.first { $0.key.uppercased() == "ETCHA_CLI_CONFIGPATH" && !$0.value.isEmpty }?.value
+        guard let file = path ?? named ?? Self.nearestDefaultFile() else { return .object([:]) }
         guard FileManager.default.isReadableFile(atPath: file) else {
             throw ConfigError("\(file): cannot read the configuration file")
         }
@@ -103,6 +97,22 @@ public struct ConfigLoader: Sendable {
         return tree
     }
 
+    /// `etcha.jsonnet`, else `etcha.json`, in the working directory or the nearest directory above it
+    /// that has one.
+    static func nearestDefaultFile() -> String? {
+        var directory = FileManager.default.currentDirectoryPath
+        while true {
+            for name in ["etcha.jsonnet", "etcha.json"] {
+                let candidate = directory == "/" ? "/\(name)" : "\(directory)/\(name)"
+                if FileManager.default.fileExists(atPath: candidate) {
+                    return directory == FileManager.default.currentDirectoryPath ? name : candidate
+                }
+            }
+            guard directory != "/", let slash = directory.lastIndex(of: "/") else { return nil }
+            directory = slash == directory.startIndex ? "/" : String(directory[..<slash])
+        }
+    }
+
     /// Checks `tree` against `shape`: unknown keys are errors, ignored keys warnings, and absent keys
     /// get their defaults.
     static func normalize(
@@ -110,8 +120,21 @@ public struct ConfigLoader: Sendable {
     ) throws(ConfigError) -> JSON? {
         let tree = tree == .null ? nil : tree
         switch shape {
+        case .digits(let fallback):
+            if case .number(let number)? = tree, number == number.rounded(), abs(number) < 1e15 {
+                return .string(String(Int64(number)))
+            }
+            return tree ?? .string(fallback)
         case .value(let fallback), .free(let fallback):
             return tree ?? fallback
+        case .legacy:
+            // Moved to its current key by LegacyKeys before checking.
+            return nil
+        case .refused(let reason):
+            switch tree {
+            case nil, .string("")?, .bool(false)?, .array([])?, .object([:])?: return nil
+            default: throw ConfigError(path, reason)
+            }
         case .ignored(let reason):
             if tree != nil { warnings.append("\(path) is ignored: \(reason)") }
             return nil
@@ -122,10 +145,8 @@ public struct ConfigLoader: Sendable {
                 members[old] = nil
             }
             var result: [String: JSON] = [:]
-            for key in members.keys where children[key] == nil {
-                let hint =
-                    children.keys.first { $0.lowercased() == key.lowercased() }.map { " (did you mean \($0)?)" } ?? ""
-                throw ConfigError(join(path, key), "unknown key\(hint)")
+            for key in members.keys.sorted() where children[key] == nil {
+                throw ConfigError(join(path, key), "unknown key\(NearestKey.hint(for: key, among: children.keys))")
             }
             for (key, child) in children {
                 let childPath = join(path, key)

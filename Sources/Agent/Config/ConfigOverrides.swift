@@ -18,15 +18,17 @@ struct ConfigOverrides {
             throw ConfigError("-x \(key): no such configuration key")
         }
         set(parse(value, for: path), at: path[...], in: &tree)
+        try LegacyKeys.migrate(&tree, replacing: true)
     }
 
     /// Lays every `ETCHA_*` variable that names a configuration key onto `tree`. Variables that name
     /// none (such as the `ETCHA_SOURCE_NAME` a command sees) are not configuration and are skipped.
-    static func apply(environment: [String: String], to tree: inout JSON) {
+    static func apply(environment: [String: String], to tree: inout JSON) throws(ConfigError) {
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("ETCHA_") {
             let key = String(name.dropFirst("ETCHA_".count))
             if let path = resolve(key, in: tree) {
                 set(parse(value, for: path), at: path[...], in: &tree)
+                try LegacyKeys.migrate(&tree, replacing: true)
             }
         }
     }
@@ -46,9 +48,12 @@ struct ConfigOverrides {
             switch shape {
             case .object(let children): shape = children[key] ?? .free(nil)
             case .map(let element): shape = element
+            case .legacy(.map(let element)): shape = element
             default: return false
             }
         }
+        if case .legacy(let inner) = shape { shape = inner }
+        if case .digits = shape { return true }
         guard case .value(let fallback) = shape else { return false }
         if case .string? = fallback { return true }
         if fallback == nil, case .object(let exec) = ConfigSchema.topExecShape, let name = path.last,
@@ -71,8 +76,10 @@ struct ConfigOverrides {
     ) -> [String]? {
         guard let first = segments.first else { return [] }
         switch shape {
-        case .value, .ignored:
+        case .value, .digits, .ignored, .refused:
             return nil
+        case .legacy(let shape):
+            return resolve(segments, shape: shape, tree: tree, aliases: aliases)
         case .free:
             // Inside vars or env: the rest is taken as written, matching existing keys first.
             let key = existingKey(first, in: tree) ?? first
@@ -111,7 +118,7 @@ struct ConfigOverrides {
         return members.keys.first { $0.lowercased() == name.lowercased() }
     }
 
-    private static func set(_ value: JSON, at path: ArraySlice<String>, in tree: inout JSON) {
+    static func set(_ value: JSON, at path: ArraySlice<String>, in tree: inout JSON) {
         guard let key = path.first else {
             tree = value
             return

@@ -6,6 +6,9 @@ import EtchaJSON
 public indirect enum ConfigShape: Sendable {
     /// A leaf; the default is filled in when the key is absent, nothing when nil.
     case value(JSON?)
+    /// A string leaf that may also be written as a whole number, as Etcha's docs write
+    /// `port: 4001`; the number is kept as its digits.
+    case digits(String)
     /// An object with exactly these keys.
     case object([String: ConfigShape])
     /// An object whose keys are names (sources, targets), each value of this shape.
@@ -14,21 +17,26 @@ public indirect enum ConfigShape: Sendable {
     case free(JSON?)
     /// A key of Etcha's that this agent accepts and ignores, with the reason logged.
     case ignored(String)
+    /// A key of Etcha's that this agent cannot honour and will not work around: set to anything but
+    /// an empty value, it is an error with this reason.
+    case refused(String)
+    /// A key of Etcha's April 2024 layout, with the shape it had there. ``LegacyKeys`` moves it to
+    /// its current place before the tree is checked; the shape lets `-x` and `ETCHA_*` name it.
+    case legacy(ConfigShape)
 }
 
 /// The schema of the whole file.
 public enum ConfigSchema {
+    /// Containers are refused: a command meant for one must never run on the host instead.
+    private static let container: ConfigShape = .refused(
+        "containers are not supported, and a command meant for one is never run on the host")
+
     static let execShape: ConfigShape = .object([
         "allowOverride": .value(nil), "command": .value(nil), "env": .free(nil), "envInherit": .value(nil),
         "group": .value(nil), "sudo": .value(nil), "user": .value(nil), "workDir": .value(nil),
-        "containerEntrypoint": .ignored("containers are not supported"),
-        "containerImage": .ignored("containers are not supported"),
-        "containerNetwork": .ignored("containers are not supported"),
-        "containerPrivileged": .ignored("containers are not supported"),
-        "containerPull": .ignored("containers are not supported"),
-        "containerUser": .ignored("containers are not supported"),
-        "containerVolumes": .ignored("containers are not supported"),
-        "containerWorkDir": .ignored("containers are not supported"),
+        "containerEntrypoint": container, "containerImage": container, "containerNetwork": container,
+        "containerPrivileged": container, "containerPull": container, "containerUser": container,
+        "containerVolumes": container, "containerWorkDir": container,
     ])
 
     /// The top-level exec, whose defaults are Etcha's.
@@ -54,10 +62,15 @@ public enum ConfigSchema {
     /// The root of the schema.
     public static let root: ConfigShape = .object([
         "build": .object([
-            "pushMaxWorkers": number(0), "signingKey": string(), "signingKeyPath": string(),
+            "pushMaxWorkers": number(0), "pushTLSSkipVerify": bool(), "signingKey": string(),
+            "signingKeyPath": string(),
+            "pushTargets": .legacy(.map(pushTarget2024)),
             "pushDomainSuffix": .ignored("push uses targets' hostnames as written"),
             "signingCommands": .ignored("signing commands are not supported; use signingKey"),
             "signingExec": .ignored("signing commands are not supported; use signingKey"),
+        ]),
+        "cli": .object([
+            "configPath": string(), "logFormat": string(), "logLevel": string(), "noColor": bool(),
         ]),
         "exec": topExecShape,
         "httpClient": .object(["tlsCAPath": string(), "tlsSkipVerify": bool()]),
@@ -77,29 +90,41 @@ public enum ConfigSchema {
             "verifyKeys": list,
             "verifyCommands": .ignored("verify commands are not supported; use verifyKeys"),
             "verifyExec": .ignored("verify commands are not supported; use verifyKeys"),
+            "systemPprofSecret": .ignored("there is no pprof endpoint"),
+            "listenAddress": .legacy(string(":4000")), "rateLimiterRate": .legacy(string("10-M")),
+            "tlsCertificateBase64": .legacy(string()), "tlsCertificatePath": .legacy(string()),
+            "tlsKeyBase64": .legacy(string()), "tlsKeyPath": .legacy(string()),
         ]),
         "sources": .map(
             .object([
                 "allowPush": bool(), "checkOnly": bool(), "commands": .free(.array([])), "eventsReceive": list,
-                "eventsSend": string(), "exec": execShape, "jwtRule": string(), "noRemove": bool(),
+                "eventsReceiveExit": bool(), "eventsSend": string(), "exec": execShape, "jwtRule": string(),
+                "noRemove": bool(),
                 "noRestore": bool(), "pullIgnoreVersion": bool(), "pullPaths": list, "runFrequency": string(),
                 "runMulti": bool(), "shell": .free(.string("")), "triggerOnly": bool(), "verifyKeys": list,
                 "vars": vars, "webhookPaths": list, "webhookSecret": string(),
                 "verifyCommands": .ignored("verify commands are not supported; use verifyKeys"),
                 "verifyExec": .ignored("verify commands are not supported; use verifyKeys"),
+                "runExec": .ignored("a source has no runExec (Etcha ignores it too); set exec, or a pattern's runExec"),
+                "runFrequencySec": .legacy(number(0)),
             ])),
         "targets": .map(
             .object([
-                "hostname": string(), "insecure": bool(), "port": string("4000"), "sourcePatterns": vars,
+                "hostname": string(), "insecure": bool(), "port": .digits("4000"), "sourcePatterns": vars,
                 "vars": vars,
                 "pathPush": .ignored("push always posts to /etcha/v1/push/SOURCE"),
                 "pathShell": .ignored("shell always posts to /etcha/v1/shell/SOURCE"),
             ])),
         "vars": vars,
-        "cli": .ignored("CLI settings are given as flags"),
         "jsonnet": .ignored("Jsonnet settings are fixed"),
         "licenseKey": .ignored("no license is needed"),
         "lint": .ignored("linting is not part of the agent"),
+    ])
+
+    /// An entry of Etcha 2024's `build.pushTargets`, which became `targets`.
+    static let pushTarget2024: ConfigShape = .object([
+        "hostname": string(), "insecure": bool(), "path": string(), "port": .digits("4000"), "sourcePatterns": vars,
+        "vars": vars,
     ])
 
     /// Keys spelled another way in Etcha's documentation, by parent path: old name → name.

@@ -32,6 +32,14 @@ enum ConfigValidator {
             throw ConfigError(
                 "httpServer.rateLimitRate", "\"\(config.httpServer.rateLimitRate)\" is not N-S, N-M or N-H")
         }
+        if !config.cli.logFormat.isEmpty, LogFormat(named: config.cli.logFormat) == nil {
+            throw ConfigError("cli.logFormat", "\"\(config.cli.logFormat)\" is not human, kv, raw, logfmt or json")
+        }
+        if !config.cli.logLevel.isEmpty, LogThreshold(named: config.cli.logLevel) == nil {
+            throw ConfigError(
+                "cli.logLevel",
+                "\"\(config.cli.logLevel)\" is not none, debug, info, error (or trace, notice, warning, critical)")
+        }
         guard config.build.pushMaxWorkers >= 0 else { throw ConfigError("build.pushMaxWorkers", "must be 0 or more") }
 
         let topExec = ResolvedExec(topLevel: config.exec)

@@ -12,7 +12,8 @@ public struct Pattern: Sendable, Equatable {
     public var buildExec: Exec?
     /// Where `etcha build` writes the JWT by default.
     public var buildOutput = ""
-    /// JWT lifetime; zero means no `exp`.
+    /// JWT lifetime; zero means no `exp`. Set by `expiresIn` (a duration) or by Etcha 2024's
+    /// `expiresInSec` (whole seconds).
     public var expiresIn = GoDuration(.zero)
     /// JWT `jti`.
     public var id = ""
@@ -33,7 +34,8 @@ public struct Pattern: Sendable, Equatable {
     }
 
     static let keys: Set<String> = [
-        "audience", "build", "buildExec", "buildOutput", "expiresIn", "id", "issuer", "run", "runExec", "runVars",
+        "audience", "build", "buildExec", "buildOutput", "expiresIn", "expiresInSec", "id", "issuer", "run", "runExec",
+        "runVars",
         "subject",
     ]
 
@@ -70,6 +72,16 @@ public struct Pattern: Sendable, Equatable {
             throw CommandError(.invalid, "expiresIn: \"\(expires)\" is not a duration")
         }
         expiresIn = parsed
+        switch members["expiresInSec"] {
+        case nil, .null?: break
+        case .number(let seconds)? where seconds >= 0 && seconds == seconds.rounded() && seconds < 1e12:
+            guard expiresIn.duration == .zero || seconds == 0 else {
+                throw CommandError(.invalid, "expiresInSec: give expiresIn or expiresInSec, not both")
+            }
+            if seconds > 0 { expiresIn = GoDuration(.seconds(Int64(seconds))) }
+        case let other?:
+            throw CommandError(.invalid, "expiresInSec: expected a whole number of seconds, got \(other.typeName)")
+        }
         id = try string("id")
         issuer = try string("issuer")
         subject = try string("subject")

@@ -106,11 +106,14 @@ public final class SourceSet: Sendable {
     }
 
     /// Runs every source (but `sender`) that receives `event`, in alphabetical order; a failure of one
-    /// does not stop the others.
+    /// does not stop the others. When one of them has `eventsReceiveExit`, the agent then stops.
     public func dispatch(_ event: FiredEvent, from sender: String, publicKey: String = "", remoteAddr: String = "")
         async
     {
+        var exit = false
+        defer { if exit { onExit() } }
         for receiver in all where receiver.name != sender && receiver.receives(event.name) {
+            exit = exit || receiver.settings.eventsReceiveExit
             let request = RunRequest(
                 trigger: .event,
                 environment: [

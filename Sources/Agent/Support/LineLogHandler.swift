@@ -3,10 +3,35 @@ import Glibc
 import Logging
 
 /// How log lines are written: logfmt (`level=info msg="…" source=web`, the default, as Etcha
-/// writes them) or one JSON object per line.
+/// writes them), one JSON object per line, Etcha's `human` (`INFO  msg source=web`) or Etcha's
+/// `raw` (the message alone).
 public enum LogFormat: String, Sendable, CaseIterable {
     case logfmt
     case json
+    case human
+    case raw
+
+    /// The format a name gives: a case's name, or Etcha's `kv` for logfmt.
+    public init?(named name: String) {
+        self.init(rawValue: name == "kv" ? "logfmt" : name)
+    }
+}
+
+/// The lowest level logged (swift-log's names), or nothing at all (Etcha's `none`).
+public enum LogThreshold: Sendable, Equatable {
+    case level(Logger.Level)
+    case none
+
+    /// The threshold a name gives; nil for an unknown name.
+    public init?(named name: String) {
+        if name == "none" {
+            self = .none
+        } else if let level = Logger.Level(rawValue: name) {
+            self = .level(level)
+        } else {
+            return nil
+        }
+    }
 }
 
 /// A `LogHandler` writing one line per entry to standard error, in a ``LogFormat``. Metadata keys
@@ -19,10 +44,23 @@ public struct LineLogHandler: LogHandler {
     /// Metadata on every entry.
     public var metadata: Logger.Metadata = [:]
 
+    /// Drops every entry (the `none` threshold).
+    public var silent = false
+
     /// Makes a handler.
     public init(format: LogFormat, level: Logger.Level = .info) {
         self.format = format
         self.logLevel = level
+    }
+
+    /// Makes a handler logging from `threshold` up.
+    public init(format: LogFormat, threshold: LogThreshold) {
+        switch threshold {
+        case .level(let level): self.init(format: format, level: level)
+        case .none:
+            self.init(format: format, level: .critical)
+            silent = true
+        }
     }
 
     /// Reads or sets one metadata key.
@@ -34,6 +72,7 @@ public struct LineLogHandler: LogHandler {
     /// Writes one entry as one `write(2)` to standard error (so lines from several threads do not
     /// interleave); a line that cannot be written is dropped, never an error of its caller.
     public func log(event: LogEvent) {
+        if silent { return }
         let line = self.line(for: event)
         line.withUnsafeBytes { bytes in
             var offset = 0
@@ -64,12 +103,15 @@ public struct LineLogHandler: LogHandler {
             line.append(contentsOf: event.level.rawValue.utf8)
             line.append(contentsOf: " msg=".utf8)
             Self.appendLogfmt(event.message.description, to: &line)
-            for (key, value) in fields {
-                line.append(UInt8(ascii: " "))
-                line.append(contentsOf: key.utf8)
-                line.append(UInt8(ascii: "="))
-                Self.appendLogfmt(value.description, to: &line)
-            }
+            Self.appendPairs(fields, to: &line)
+        case .human:
+            let level = event.level.rawValue.uppercased()
+            line.append(contentsOf: level.utf8)
+            line.append(contentsOf: repeatElement(UInt8(ascii: " "), count: max(1, 6 - level.utf8.count)))
+            line.append(contentsOf: event.message.description.utf8)
+            Self.appendPairs(fields, to: &line)
+        case .raw:
+            line.append(contentsOf: event.message.description.utf8)
         case .json:
             var object: [String: JSON] = [
                 "level": .string(event.level.rawValue), "msg": .string(event.message.description),
@@ -93,6 +135,16 @@ public struct LineLogHandler: LogHandler {
         }
         fields.sort { $0.0 < $1.0 }
         return fields
+    }
+
+    /// Appends ` key=value` for each field, values as logfmt writes them.
+    private static func appendPairs(_ fields: [(String, Logger.MetadataValue)], to line: inout [UInt8]) {
+        for (key, value) in fields {
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: key.utf8)
+            line.append(UInt8(ascii: "="))
+            appendLogfmt(value.description, to: &line)
+        }
     }
 
     /// Appends `value` bare when it is printable ASCII without a space, quote, `=` or backslash,

@@ -41,7 +41,8 @@ public struct PushClient: Sendable {
         let verifying: HTTPClient
         let skipping: HTTPClient
         do {
-            verifying = try HTTPClient.agentClient(config: config, skipVerify: config.httpClient.tlsSkipVerify)
+            verifying = try HTTPClient.agentClient(
+                config: config, skipVerify: config.httpClient.tlsSkipVerify || config.build.pushTLSSkipVerify)
             skipping = try HTTPClient.agentClient(config: config, skipVerify: true)
         } catch {
             return destinations.map { _ in .failure(error) }
