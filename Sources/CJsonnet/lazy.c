@@ -150,7 +150,7 @@ int etcha_jsonnet_shares_stdlib(void) {
 }
 
 // What jsonnet_make hands out: the library's VM, and what was registered on it.
-#define MAX_NATIVES 8
+#define MAX_NATIVES 16
 #define MAX_PARAMETERS 8
 struct etcha_vm {
     struct JsonnetVm *library;

@@ -153,6 +153,35 @@ import Testing
         }
     }
 
+    @Test func etchasOtherNativeFunctions() throws {
+        let vars = try render(
+            """
+            local n(name) = std.native(name);
+            {run: [], runVars: {
+              arch: n('getArch')(), os: n('getOS')(),
+              match: n('regexMatch')('^ab+c$', 'abbbc'), miss: n('regexMatch')('x[0-9]', 'xy'),
+              short: n('randStr')(0), long: n('randString')(40), other: n('randStr')(40),
+              rendered: n('render')("{a: 1 + 1, env: std.native('getEnv')('ETCHA_SURELY_UNSET', 'fb')}"),
+            }}
+            """
+        ).runVars
+        let machine = SystemInfo.current.values["machine"]?.string
+        #expect(vars["arch"] == .string(machine == "x86_64" ? "amd64" : machine == "aarch64" ? "arm64" : machine ?? ""))
+        #expect(vars["os"] == "linux")
+        #expect(vars["match"] == .bool(true) && vars["miss"] == .bool(false))
+        #expect(vars["short"] == "")
+        let long = try #require(vars["long"]?.string)
+        #expect(long.count == 40 && long.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) })
+        #expect(vars["other"] != vars["long"])
+        #expect(vars["rendered"] == .object(["a": .number(2), "env": "fb"]))
+        for bad in [
+            "std.native('regexMatch')('(', 'x')", "std.native('randStr')(-1)", "std.native('render')('{')",
+            "std.native('render')(1)",
+        ] {
+            #expect(throws: CommandError.self, "\(bad)") { try render("{run: [], runVars: {x: \(bad)}}") }
+        }
+    }
+
     /// A pattern whose exec asks for a container fails to render, naming the key: it is never run
     /// on the host instead.
     @Test(arguments: [

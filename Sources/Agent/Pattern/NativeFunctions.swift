@@ -7,10 +7,22 @@ import Foundation
 /// - `getEnv(key, fallback)`: an environment variable of the agent, or `fallback`;
 /// - `getFile(path, fallback)`: a file's text, or `fallback`;
 /// - `getCmd(command, fallback)`: the standard output of `/bin/sh -c command` (trailing newline
-///   removed) when it exits 0 within 10 s, or `fallback`.
+///   removed) when it exits 0 within 10 s, or `fallback`;
+/// - `getArch()`, `getOS()`: the architecture and system in Go's names (`amd64`, `linux`);
+/// - `regexMatch(regex, string)`: whether the regular expression matches somewhere in the string;
+/// - `randStr(length)`, also `randString(length)`: that many random letters and digits;
+/// - `render(string)`: the string evaluated as Jsonnet, with these same functions.
 struct NativeFunctions: Sendable {
     /// What `getConfig()` returns.
     var config: JSON
+    /// How many `render` calls deep this evaluation is; each level starts a VM, so it is bounded.
+    var renderDepth = 0
+
+    /// The deepest `render` inside `render`.
+    static let maxRenderDepth = 8
+
+    /// The alphabet of `randStr`.
+    static let randomAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
 
     /// Binds the functions to one VM for one evaluation.
     final class Context {
@@ -31,6 +43,21 @@ struct NativeFunctions: Sendable {
             withParameters(["key", "fallback"]) { jsonnet_native_callback(vm, "getEnv", getEnvCallback, me, $0) }
             withParameters(["path", "fallback"]) { jsonnet_native_callback(vm, "getFile", getFileCallback, me, $0) }
             withParameters(["command", "fallback"]) { jsonnet_native_callback(vm, "getCmd", getCmdCallback, me, $0) }
+            withParameters([]) { jsonnet_native_callback(vm, "getArch", getArchCallback, me, $0) }
+            withParameters([]) { jsonnet_native_callback(vm, "getOS", getOSCallback, me, $0) }
+            withParameters(["regex", "string"]) {
+                jsonnet_native_callback(vm, "regexMatch", regexMatchCallback, me, $0)
+            }
+            for name in ["randStr", "randString"] {
+                withParameters(["length"]) { jsonnet_native_callback(vm, name, randomStringCallback, me, $0) }
+            }
+            withParameters(["string"]) { jsonnet_native_callback(vm, "render", renderCallback, me, $0) }
+        }
+
+        /// A failed call: libjsonnet raises `message` as the evaluation's error.
+        func failure(_ message: String, _ success: UnsafeMutablePointer<Int32>?) -> OpaquePointer? {
+            success?.pointee = 0
+            return jsonnet_json_make_string(vm, message)
         }
 
         private func withParameters(_ names: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> Void) {
@@ -135,4 +162,71 @@ private func getCmdCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, succ
 {
     context(raw).readOutside = true
     return lookUp(raw, argv, success) { NativeFunctions.runCommand($0) }
+}
+
+private func getArchCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
+    -> OpaquePointer?
+{
+    success?.pointee = 1
+    return context(raw).make(SystemInfo.current.values["runtimeArch"] ?? .string(""))
+}
+
+private func getOSCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
+    -> OpaquePointer?
+{
+    success?.pointee = 1
+    return context(raw).make(SystemInfo.current.values["osType"] ?? .string(""))
+}
+
+private func regexMatchCallback(
+    raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?
+) -> OpaquePointer? {
+    let context = context(raw)
+    guard let argv, case .string(let pattern) = context.scalar(argv[0]),
+        case .string(let text) = context.scalar(argv[1])
+    else { return context.failure("regexMatch: the regex and the string must be strings", success) }
+    guard let regex = try? Regex(pattern) else {
+        return context.failure("regexMatch: \"\(pattern)\" is not a valid regular expression", success)
+    }
+    success?.pointee = 1
+    return context.make(.bool(text.contains(regex)))
+}
+
+private func randomStringCallback(
+    raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?
+) -> OpaquePointer? {
+    let context = context(raw)
+    guard let argv, case .number(let length) = context.scalar(argv[0]), length >= 0, length <= 1_000_000,
+        length == length.rounded()
+    else { return context.failure("randStr: the length must be a whole number from 0 to 1000000", success) }
+    // The system's generator (getrandom(2)): patterns use these for passwords and tokens.
+    var generator = SystemRandomNumberGenerator()
+    let alphabet = NativeFunctions.randomAlphabet
+    let bytes = (0..<Int(length)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
+    success?.pointee = 1
+    return context.make(.string(String(decoding: bytes, as: UTF8.self)))
+}
+
+private func renderCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
+    -> OpaquePointer?
+{
+    let context = context(raw)
+    guard let argv, case .string(let source) = context.scalar(argv[0]) else {
+        return context.failure("render: the argument must be a string", success)
+    }
+    var inner = context.natives
+    inner.renderDepth += 1
+    guard inner.renderDepth <= NativeFunctions.maxRenderDepth else {
+        return context.failure("render: more than \(NativeFunctions.maxRenderDepth) levels deep", success)
+    }
+    do {
+        let evaluation = try Jsonnet.evaluate(
+            snippet: source, filename: "render", natives: inner, importer: Jsonnet.Importer(files: nil))
+        if evaluation.readOutside { context.readOutside = true }
+        let value = try JSON(parsing: Data(evaluation.output.utf8))
+        success?.pointee = 1
+        return context.make(value)
+    } catch {
+        return context.failure("render: \(error)", success)
+    }
 }
