@@ -30,8 +30,8 @@ public final class Agent: Service, Sendable {
         try sources.store.prepare()
     }
 
-    /// Waits the random start delay, runs the startup runs, then the `runFrequency` timers until the
-    /// `exit` event or a graceful shutdown.
+    /// Waits the random start delay, runs the startup pass (pulls and runs, source by source), then
+    /// the `runFrequency` timers until the `exit` event or a graceful shutdown.
     public func run() async throws {
         let delay = config.run.randomizedStartDelaySec
         if delay > 0 {
@@ -42,7 +42,6 @@ public final class Agent: Service, Sendable {
         sources.restore()
         readiness.markReady()
         await sources.runAtStartup()
-        await sources.pullAll()
         await withDiscardingTaskGroup { group in
             for source in sources.all where source.settings.runFrequency.duration > .zero {
                 group.addTask { await self.repeatRuns(of: source) }

@@ -32,8 +32,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             agent.sources.restore()
             let results = await agent.sources.runAtStartup()
-            let pulled = await agent.sources.pullAll()
-            if results.values.contains(where: \.failed) || pulled.values.contains(where: \.failed) { throw ExitCode(1) }
+            if results.values.contains(where: \.failed) { throw ExitCode(1) }
             return
         }
         let services: AgentServices

@@ -189,6 +189,21 @@ import Testing
         #expect(results["waits"] == nil)
     }
 
+    @Test func startupRunsSourcesAlphabeticallyOneAfterAnother() async throws {
+        let dir = TemporaryDirectory()
+        let log = "\(dir.path)/log"
+        let (set, _) = try sources(
+            """
+            {"exec": {"command": "/bin/sh -c"}, "sources": {
+              "c": {"commands": [{"id": "c", "always": true, "change": "echo c >> \(log)"}]},
+              "a": {"commands": [{"id": "a", "always": true, "change": "echo a-start >> \(log); sleep 0.3; echo a-end >> \(log)"}]},
+              "b": {"commands": [{"id": "b", "always": true, "change": "echo b >> \(log)"}]}
+            }}
+            """, dir: dir)
+        await set.runAtStartup()
+        #expect(lines(dir) == ["a-start", "a-end", "b", "c"])
+    }
+
     @Test func runsAreCountedExactlyInTheMetrics() async throws {
         let dir = TemporaryDirectory()
         let loaded = try ConfigLoader(

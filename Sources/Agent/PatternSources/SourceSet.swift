@@ -237,27 +237,28 @@ public final class SourceSet: Sendable {
         }
     }
 
-    /// Runs every source that is not `triggerOnly` and has commands, all at once (each in its own
-    /// queue), as startup does; returns each run's result by source name.
+    /// The startup pass, in Etcha's order: source by source, alphabetically and one after another,
+    /// a source with `pullPaths` pulls first (a new token is applied and runs), and a source that
+    /// did not run that way runs its held pattern, unless `triggerOnly`. Returns each run's result.
     @discardableResult
     public func runAtStartup() async -> [String: RunResult] {
-        await withTaskGroup(of: (String, RunResult).self) { group in
-            for source in all where !source.settings.triggerOnly && !source.pattern.run.isEmpty {
-                group.addTask {
-                    do {
-                        let request = RunRequest(trigger: .`init`, publicKey: source.signed?.token.key.id ?? "")
-                        return (source.name, try await self.trigger(source.name, request))
-                    } catch {
-                        var result = RunResult()
-                        result.errors.append("\(error)")
-                        return (source.name, result)
-                    }
-                }
+        var results: [String: RunResult] = [:]
+        for source in all {
+            if let pulled = await pull(source.name, runHeld: false) {
+                results[source.name] = pulled
+                continue
             }
-            var results: [String: RunResult] = [:]
-            for await (name, result) in group { results[name] = result }
-            return results
+            guard !source.settings.triggerOnly, !source.pattern.run.isEmpty else { continue }
+            do {
+                let request = RunRequest(trigger: .`init`, publicKey: source.signed?.token.key.id ?? "")
+                results[source.name] = try await trigger(source.name, request)
+            } catch {
+                var result = RunResult()
+                result.errors.append("\(error)")
+                results[source.name] = result
+            }
         }
+        return results
     }
 }
 

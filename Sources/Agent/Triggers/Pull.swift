@@ -84,16 +84,6 @@ struct PullFetcher: Sendable {
 }
 
 extension SourceSet {
-    /// Pulls every source with `pullPaths`, one after another (startup and `etcha run --once`).
-    @discardableResult
-    public func pullAll() async -> [String: RunResult] {
-        var results: [String: RunResult] = [:]
-        for source in all where !source.settings.pullPaths.isEmpty {
-            if let result = await pull(source.name, runHeld: false) { results[source.name] = result }
-        }
-        return results
-    }
-
     /// Pulls `source`: the first of its `pullPaths` that can be fetched and verifies is applied,
     /// unless it carries the same pattern, manifest and version (unless `pullIgnoreVersion`) as the
     /// held token, in which case the held pattern just runs when `runHeld` asks for it. A path that
