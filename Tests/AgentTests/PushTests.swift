@@ -115,6 +115,19 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
         await agent.stop()
     }
 
+    /// As Etcha answers: a push whose run fails is a 500 carrying the same result object.
+    @Test func aPushWhoseRunFailsAnswers500WithTheResult() async throws {
+        let dir = TemporaryDirectory()
+        try await withAgent(Self.config, dir: dir) { (agent, client) async throws in
+            let token = try Self.token(
+                "[{id: 'ok', always: true, change: 'true'}, {id: 'bad', always: true, change: 'exit 3'}]")
+            let answer = try await push(client, agent, token)
+            #expect(answer.status == 500)
+            #expect(answer.text.hasPrefix(#"{"changedIDs":["ok"],"#), "\(answer.text)")
+            #expect(answer.text.contains(#""err":"bad: change: exited 3""#), "\(answer.text)")
+        }
+    }
+
     @Test func pushChangesThenNothingThenRemovesAndRefusesReplays() async throws {
         let dir = TemporaryDirectory()
         try await withAgent(Self.config, dir: dir) { (agent, client) async throws in

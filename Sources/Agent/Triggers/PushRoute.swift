@@ -3,7 +3,8 @@ import Hummingbird
 import NIOCore
 
 /// `POST /etcha/v1/push/SOURCE` (docs/behaviour.md#5-listen-mode-etcha-run): the body is a JWT;
-/// `?check` runs check mode. The answer is the run's result object. An unknown source, a source
+/// `?check` runs check mode. The answer is the run's result object, with status 200, or 500 when
+/// the run failed (as Etcha answers). An unknown source, a source
 /// without `allowPush` and any token that does not verify all answer 404, with the reason only in
 /// the log; a token older than the held one answers 409; a full run queue, or a node that cannot
 /// render now (``SourceError/Code/unavailable``), 503.
@@ -45,7 +46,7 @@ struct PushRoute: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Response(
-            status: .ok, headers: [.contentType: "application/json"],
+            status: result.failed ? .internalServerError : .ok, headers: [.contentType: "application/json"],
             body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(answer))))
     }
 }
