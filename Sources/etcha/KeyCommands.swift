@@ -4,11 +4,12 @@ import Auth
 import EtchaJSON
 import Foundation
 
-/// `etcha generate-keys`.
+/// `etcha generate-keys`, also `gen-keys` (Etcha 2024's name).
 struct GenerateKeysCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "generate-keys",
-        abstract: "Make a signing key and its verify key, printed as {\"privateKey\": …, \"publicKey\": …}.")
+        abstract: "Make a signing key and its verify key, printed as {\"privateKey\": …, \"publicKey\": …}.",
+        aliases: ["gen-keys"])
 
     @OptionGroup var global: GlobalOptions
 

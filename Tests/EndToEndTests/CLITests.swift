@@ -99,7 +99,8 @@ import Testing
             for name in [
                 "run", "local", "build", "push", "render", "jwt", "shell", "compare", "generate-keys", "version",
             ] {
-                #expect(out.stdout.contains("\n  \(name) "), "etcha --help does not list \(name)")
+                let listed = out.stdout.contains("\n  \(name) ") || out.stdout.contains("\n  \(name), ")
+                #expect(listed, "etcha --help does not list \(name)")
             }
         }
     }
@@ -384,6 +385,11 @@ import Testing
         let (privateKey, publicKey) = try keys(type, kid: "kid-\(type)")
         #expect(privateKey.hasPrefix("\(type)private:") && privateKey.hasSuffix(":kid-\(type)"))
         #expect(publicKey.hasPrefix("\(type)public:") && publicKey.hasSuffix(":kid-\(type)"))
+    }
+
+    @Test func genKeysIsEtcha2024sNameForGenerateKeys() throws {
+        let out = try Binary.run(["gen-keys", "--type", "ecp256", "old"])
+        #expect(out.status == 0 && out.stdout.contains(#""privateKey":"ecp256private:"#), "\(out.stderr)")
     }
 
     @Test func buildJWTRenderCompareAndPush() throws {
