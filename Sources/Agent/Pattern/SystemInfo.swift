@@ -95,11 +95,9 @@ struct SystemInfo: Sendable {
         return ""
     }
 
-    /// The first of `names` that is an executable in `PATH` (or the usual system directories).
+    /// The first of `names` that is an executable on the agent's `PATH`.
     static func firstOnPath(_ names: [String]) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        let directories = path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/bin"]
-        return names.first { name in directories.contains { access("\($0)/\(name)", X_OK) == 0 } }
+        names.first { StepRunner.resolveExecutable($0) != nil }
     }
 
     /// Go's name for a machine architecture (`GOARCH`), which Etcha reports.
