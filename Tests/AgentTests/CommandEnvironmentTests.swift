@@ -24,10 +24,11 @@ import Testing
     }
 
     @Test func unprefixedVariablesDescribeThePreviousCommand() async throws {
-        let env = try await environment(after: #"{"id": "a", "check": "exit 1", "change": "exit 0"}"#)
+        let env = try await environment(after: #"{"id": "a", "check": "echo no; exit 1", "change": "echo yes"}"#)
         #expect(env["_CHECK"] == "1")
+        #expect(env["_CHECK_OUT"] == "no")
         #expect(env["_CHANGE"] == "0")
-        #expect(env["_CHANGE_OUT"] == nil)
+        #expect(env["_CHANGE_OUT"] == "yes")
     }
 
     @Test func unprefixedVariablesAreClearedByTheNextCommand() async throws {
@@ -36,7 +37,9 @@ import Testing
                 {"id": "a", "always": true, "change": "true"}, {"id": "b", "check": "true", "change": "true"}
                 """)
         #expect(env["_CHECK"] == "0")
+        #expect(env["_CHECK_OUT"] == "")
         #expect(env["_CHANGE"] == nil)
+        #expect(env["_CHANGE_OUT"] == nil)
     }
 
     @Test func prefixedVariablesPersistWithOutputs() async throws {
@@ -47,6 +50,7 @@ import Testing
                 """)
         #expect(env["PKG"] == "checked")
         #expect(env["PKG_CHECK"] == "1")
+        #expect(env["PKG_CHECK_OUT"] == "checked")
         #expect(env["PKG_CHANGE"] == "0")
         #expect(env["PKG_CHANGE_OUT"] == "installed")
         #expect(env["_CHANGE"] == "0")

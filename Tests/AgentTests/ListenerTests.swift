@@ -94,16 +94,17 @@ import Testing
             let body: [UInt8] = [0, 1, 2, 255, 0x41]
             let reply = try await send(
                 client, agent.base + "/hook?b=2&a=%20x", method: .PUT,
-                headers: [("X-Zeta", "last"), ("X-Alpha", "first, second")], body: ByteBuffer(bytes: body))
+                headers: [("X-Zeta", "last"), ("X-Alpha", "first, second"), ("x-lower-CASE", "v")], body: ByteBuffer(bytes: body))
             #expect(reply.status == 200)
             #expect(reply.headers["Content-Type"].first == "application/x-test")
-            #expect(reply.text == "PUT|/hook|b=2&a=%20x|\(Data(body).base64EncodedString())|b-answers|webhook\n")
+            #expect(reply.text == "PUT|/hook|a=+x&b=2|\(Data(body).base64EncodedString())|b-answers|webhook\n")
             #expect(dir.read("order") == "a\n")
             let headers = try #require(dir.read("headers")).split(separator: "\n").map(String.init)
             #expect(headers == headers.sorted())
             #expect(headers.contains("X-Alpha: first, second"))
             #expect(headers.contains("X-Zeta: last"))
             #expect(headers.contains("Content-Length: 5"))
+            #expect(headers.contains("X-Lower-Case: v"))
             // Like Go's net/http, which Etcha uses, the host is not a header (HTTP/2 has no Host at all).
 
             // No source answers: 404, but the silent source still ran.

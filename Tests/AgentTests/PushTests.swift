@@ -128,6 +128,28 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
         }
     }
 
+    @Test func aFilterRunsOnlyTheCommandsUnderMatchingParents() async throws {
+        let dir = TemporaryDirectory()
+        try await withAgent(Self.config, dir: dir) { (agent, client) async throws in
+            let token = try Self.token(
+                """
+                [{id: 'top', always: true, change: 'echo top'},
+                 {id: 'pkgs', commands: [{id: 'apt', always: true, change: 'echo apt'},
+                   {id: 'inner', commands: [{id: 'deep', always: true, change: 'echo deep'}]}]},
+                 {id: 'files', commands: [{id: 'conf', always: true, change: 'echo conf'}]}]
+                """)
+            let url = agent.base + "/etcha/v1/push/web?filter="
+            let grouped = try await send(client, url + "%3E%20pkgs", method: .POST, body: ByteBuffer(string: token))
+            #expect(grouped.status == 200)
+            #expect(grouped.text.contains(#""changedIDs":["apt","deep"]"#), "\(grouped.text)")
+            let anchored = try await send(client, url + "%5Eweb%24", method: .POST, body: ByteBuffer(string: token))
+            #expect(anchored.text.contains(#""changedIDs":["top"]"#), "\(anchored.text)")
+            let bad = try await send(client, url + "%28", method: .POST, body: ByteBuffer(string: token))
+            #expect(bad.status == 400)
+            #expect(bad.text.contains("filter is not a regular expression"))
+        }
+    }
+
     @Test func pushChangesThenNothingThenRemovesAndRefusesReplays() async throws {
         let dir = TemporaryDirectory()
         try await withAgent(Self.config, dir: dir) { (agent, client) async throws in

@@ -41,22 +41,27 @@ public struct CommandEngine: Sendable {
         public var origin: RunOrigin
         /// When the run's time is up; a step still running then has its process group killed.
         public var deadline: ContinuousClock.Instant
+        /// Runs only the commands whose parent chain matches (push `?filter`, `local -f`).
+        public var filter: ParentFilter?
 
         /// Makes a context.
         public init(
-            exec: ResolvedExec, environment: [String: String], origin: RunOrigin, deadline: ContinuousClock.Instant
+            exec: ResolvedExec, environment: [String: String], origin: RunOrigin, deadline: ContinuousClock.Instant,
+            filter: ParentFilter? = nil
         ) {
             self.exec = exec
             self.environment = environment
             self.origin = origin
             self.deadline = deadline
+            self.filter = filter
         }
     }
 
     /// Runs `commands` in `mode`.
     public func run(_ commands: [Command], mode: CommandMode, context: Context) async -> RunResult {
         var state = RunState(context: context)
-        _ = await runList(commands, parentID: "", forced: false, mode: mode, state: &state)
+        _ = await runList(
+            commands, parentID: "", chain: context.origin.source, forced: false, mode: mode, state: &state)
         return state.result
     }
 
@@ -66,7 +71,7 @@ public struct CommandEngine: Sendable {
         var result = RunResult()
         /// Variables left by earlier commands (`<prefix>_CHECK` …).
         var variables: [String: String] = [:]
-        /// What the running command will leave as `_CHECK`, `_CHANGE`, `_REMOVE` once it is done.
+        /// What the running command will leave as `_CHECK`, `_CHECK_OUT`, … once it is done.
         var pending: [String: String] = [:]
         /// The agent's environment, read only when a step inherits it.
         lazy var inherited: [String: String] = ProcessInfo.processInfo.environment
@@ -85,28 +90,35 @@ public struct CommandEngine: Sendable {
             }
         }
 
+        static let suffixes = ["_CHECK", "_CHECK_OUT", "_CHANGE", "_CHANGE_OUT", "_REMOVE", "_REMOVE_OUT"]
+
         /// Ends a command: its unprefixed variables (none for a prefixed command) replace the previous command's.
         mutating func finish() {
-            for suffix in ["_CHECK", "_CHANGE", "_REMOVE"] { variables[suffix] = pending[suffix] }
+            for suffix in Self.suffixes { variables[suffix] = pending[suffix] }
             pending = [:]
         }
     }
 
-    /// Runs one list; returns false when the run must stop.
+    /// Runs one list; returns false when the run must stop. `chain` is what a filter matches: the
+    /// source, then ` > GROUP` for each group on the way down, as Etcha names parents.
     private func runList(
-        _ list: [Command], parentID: String, forced: Bool, mode: CommandMode, state: inout RunState
+        _ list: [Command], parentID: String, chain: String, forced: Bool, mode: CommandMode, state: inout RunState
     ) async -> Bool {
+        let filteredOut = state.context.filter.map { !$0.matches(chain) } ?? false
         var triggered = Set<Int>()
         let order = mode == .remove ? Array(list.indices.reversed()) : Array(list.indices)
         for index in order {
             let command = list[index]
             let isTriggered = forced || triggered.contains(index)
             if let group = command.commands {
-                guard await runList(group, parentID: command.id, forced: isTriggered, mode: mode, state: &state) else {
-                    return false
-                }
+                guard
+                    await runList(
+                        group, parentID: command.id, chain: chain + " > " + command.id, forced: isTriggered,
+                        mode: mode, state: &state)
+                else { return false }
                 continue
             }
+            if filteredOut { continue }
             let outcome = await run(command, parentID: parentID, triggered: isTriggered, mode: mode, state: &state)
             state.finish()
             for entry in outcome.targets {
@@ -155,6 +167,7 @@ public struct CommandEngine: Sendable {
             checkFailed = check.status != 0
             checkOutput = check.output
             if !prefix.isEmpty { state.variables[prefix] = check.output }
+            state.set("_CHECK_OUT", of: command, to: check.output)
         }
         state.set("_CHECK", of: command, to: checkFailed ? "1" : "0")
 
@@ -189,7 +202,7 @@ public struct CommandEngine: Sendable {
         count(command, parentID: parentID, mode: mode, failed: !result.succeeded, state: state)
         let name = mode == .change ? "CHANGE" : "REMOVE"
         state.set("_\(name)", of: command, to: result.succeeded ? "0" : "1")
-        if !command.envPrefix.isEmpty { state.set("_\(name)_OUT", of: command, to: result.output) }
+        state.set("_\(name)_OUT", of: command, to: result.output)
         guard result.succeeded else {
             let reason = result.failure ?? "exited \(result.status ?? -1)"
             var outcome = fail(

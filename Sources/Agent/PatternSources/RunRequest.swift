@@ -13,12 +13,15 @@ public struct RunRequest: Sendable {
     public var publicKey = ""
     /// The client address, for metrics.
     public var remoteAddr = ""
+    /// Runs only the commands under matching parents (push `?filter`).
+    public var filter: ParentFilter?
 
     /// Makes a request.
     public init(
         trigger: Trigger, checkOnly: Bool = false, environment: [String: String] = [:],
-        publicKey: String = "", remoteAddr: String = ""
+        publicKey: String = "", remoteAddr: String = "", filter: ParentFilter? = nil
     ) {
+        self.filter = filter
         self.trigger = trigger
         self.checkOnly = checkOnly
         self.environment = environment

@@ -178,7 +178,7 @@ public final class Source: Sendable {
         let origin = RunOrigin(
             source: name, trigger: request.trigger, publicKey: request.publicKey, remoteAddr: request.remoteAddr)
         let context = CommandEngine.Context(
-            exec: exec, environment: environment, origin: origin, deadline: started + timeout)
+            exec: exec, environment: environment, origin: origin, deadline: started + timeout, filter: request.filter)
         var result: RunResult
         do {
             result = try await body(held.withLockedValue { $0 }, context)

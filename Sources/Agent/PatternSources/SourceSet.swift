@@ -132,15 +132,16 @@ public final class SourceSet: Sendable {
     /// Handles a pushed token for `name` (docs/behaviour.md#5-listen-mode-etcha-run): the source
     /// must exist and allow pushes, and the token must verify; otherwise the refusal is
     /// `.unknownSource` or `.unverified`, which a client sees alike. Fires the `push` event
-    /// afterwards.
-    public func push(_ name: String, token: String, checkOnly: Bool, remoteAddr: String) async throws(SourceError)
-        -> RunResult
-    {
+    /// afterwards. A `filter` limits which commands run; the pattern is held all the same.
+    public func push(
+        _ name: String, token: String, checkOnly: Bool, remoteAddr: String, filter: ParentFilter? = nil
+    ) async throws(SourceError) -> RunResult {
         guard let source = byName[name], source.settings.allowPush else {
             throw SourceError(.unknownSource, source: name)
         }
         return try await accept(
-            token, for: source, request: RunRequest(trigger: .push, checkOnly: checkOnly, remoteAddr: remoteAddr))
+            token, for: source,
+            request: RunRequest(trigger: .push, checkOnly: checkOnly, remoteAddr: remoteAddr, filter: filter))
     }
 
     /// Verifies, renders and applies `token` for `source`, then dispatches its events and the

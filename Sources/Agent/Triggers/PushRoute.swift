@@ -3,7 +3,8 @@ import Hummingbird
 import NIOCore
 
 /// `POST /etcha/v1/push/SOURCE` (docs/behaviour.md#5-listen-mode-etcha-run): the body is a JWT;
-/// `?check` runs check mode. The answer is the run's result object, with status 200, or 500 when
+/// `?check` runs check mode, and `?filter=REGEX` runs only the commands whose parent chain matches
+/// (``ParentFilter``; a bad expression answers 400). The answer is the run's result object, with status 200, or 500 when
 /// the run failed (as Etcha answers). An unknown source, a source
 /// without `allowPush` and any token that does not verify all answer 404, with the reason only in
 /// the log; a token older than the held one answers 409; a full run queue, or a node that cannot
@@ -27,10 +28,16 @@ struct PushRoute: Sendable {
         let token = String(buffer: body).trimmingCharacters(in: .whitespacesAndNewlines)
         let client = identity.client(of: request, peerAddress: context.peerAddress)
         let checkOnly = request.uri.queryParameters["check"] != nil
+        let filter: ParentFilter?
+        do {
+            filter = try ParentFilter(request.uri.queryParameters["filter"].map(String.init) ?? "")
+        } catch {
+            throw HTTPError(.badRequest, message: "filter is not a regular expression: \(error)\n")
+        }
         let result: RunResult
         do {
             result = try await offTheEventLoop { () throws(SourceError) in
-                try await sources.push(name, token: token, checkOnly: checkOnly, remoteAddr: client)
+                try await sources.push(name, token: token, checkOnly: checkOnly, remoteAddr: client, filter: filter)
             }
         } catch {
             context.logger.warning("push refused", metadata: ["source": "\(name)", "reason": "\(error)"])

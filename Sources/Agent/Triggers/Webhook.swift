@@ -103,15 +103,17 @@ struct WebhookMiddleware: RouterMiddleware {
     }
 
     /// The `ETCHA_WEBHOOK_*` variables: standard base64 of the body, the headers as sorted
-    /// `Name: value` lines joined by `\n`, the method, the path and the raw query.
+    /// `Name: value` lines joined by `\n` with canonical names, the method, the path and the query,
+    /// both encoded as Etcha encodes them (``WebhookEncoding``).
     static func environment(of request: Request, body: some Collection<UInt8>) -> [String: String] {
-        let headers = request.headers.map { "\($0.name.rawName): \($0.value)" }.sorted().joined(separator: "\n")
+        let headers = request.headers.map { "\(WebhookEncoding.headerName($0.name.rawName)): \($0.value)" }
+            .sorted().joined(separator: "\n")
         return [
             "ETCHA_WEBHOOK_BODY": Data(body).base64EncodedString(),
             "ETCHA_WEBHOOK_HEADERS": headers,
             "ETCHA_WEBHOOK_METHOD": request.method.rawValue,
             "ETCHA_WEBHOOK_PATH": request.uri.path,
-            "ETCHA_WEBHOOK_QUERY": request.uri.query ?? "",
+            "ETCHA_WEBHOOK_QUERY": WebhookEncoding.query(request.uri.query ?? ""),
         ]
     }
 }

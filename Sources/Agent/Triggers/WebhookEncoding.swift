@@ -1,0 +1,104 @@
+/// How Etcha, through Go's `net/http`, writes a webhook's query and header names into
+/// `ETCHA_WEBHOOK_QUERY` and `ETCHA_WEBHOOK_HEADERS`, so that commands written for Etcha read the
+/// same strings here.
+enum WebhookEncoding {
+    /// The query decoded and encoded again: `&`-separated pairs, `+` and `%XX` decoded, pairs with a
+    /// `;` or a bad escape dropped; then the keys sorted bytewise, each value kept in order, and
+    /// every byte but letters, digits and `-_.~` escaped (a space as `+`).
+    static func query(_ raw: String) -> String {
+        var values: [[UInt8]: [[UInt8]]] = [:]
+        for pair in Array(raw.utf8).split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            guard !pair.contains(UInt8(ascii: ";")) else { continue }
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = unescape(parts[0]), let value = unescape(parts.count > 1 ? parts[1] : []) else {
+                continue
+            }
+            values[key, default: []].append(value)
+        }
+        var encoded: [UInt8] = []
+        for key in values.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            for value in values[key] ?? [] {
+                if !encoded.isEmpty { encoded.append(UInt8(ascii: "&")) }
+                escape(key, into: &encoded)
+                encoded.append(UInt8(ascii: "="))
+                escape(value, into: &encoded)
+            }
+        }
+        return String(decoding: encoded, as: UTF8.self)
+    }
+
+    /// A header name in canonical form (`x-my-header` → `X-My-Header`): the first letter and each
+    /// letter after `-` in upper case, the rest in lower case. A name with a byte outside HTTP's
+    /// token characters is kept as it is.
+    static func headerName(_ name: String) -> String {
+        guard name.utf8.allSatisfy(isTokenByte) else { return name }
+        var upper = true
+        var result: [UInt8] = []
+        result.reserveCapacity(name.utf8.count)
+        for byte in name.utf8 {
+            var byte = byte
+            if upper, byte >= UInt8(ascii: "a"), byte <= UInt8(ascii: "z") { byte -= 32 }
+            if !upper, byte >= UInt8(ascii: "A"), byte <= UInt8(ascii: "Z") { byte += 32 }
+            result.append(byte)
+            upper = byte == UInt8(ascii: "-")
+        }
+        return String(decoding: result, as: UTF8.self)
+    }
+
+    private static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default:
+            return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    private static func unescape(_ bytes: ArraySlice<UInt8>) -> [UInt8]? {
+        var result: [UInt8] = []
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "%"):
+                guard index + 2 < bytes.endIndex, let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+                else { return nil }
+                result.append(high << 4 | low)
+                index += 3
+            case UInt8(ascii: "+"):
+                result.append(UInt8(ascii: " "))
+                index += 1
+            default:
+                result.append(byte)
+                index += 1
+            }
+        }
+        return result
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    private static func escape(_ bytes: [UInt8], into output: inout [UInt8]) {
+        let hex = Array("0123456789ABCDEF".utf8)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: "~"):
+                output.append(byte)
+            case UInt8(ascii: " "):
+                output.append(UInt8(ascii: "+"))
+            default:
+                output += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            }
+        }
+    }
+}
