@@ -47,7 +47,7 @@ struct LocalCommand: AsyncParsableCommand {
             deadline: .now + loaded.config.run.timeoutPush.duration)
         let result = await engine.run(rendered.pattern.run, mode: mode, context: context)
         for event in result.events where event.name == "stdout" {
-            print(event.output.hasSuffix("\n") ? String(event.output.dropLast()) : event.output)
+            print(event.trimmedOutput)
         }
         print(ResultSummary(result).text)
         if result.failed {

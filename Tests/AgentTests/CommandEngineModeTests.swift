@@ -76,7 +76,7 @@ import Testing
 
     @Test func changeOutputIsReturned() async throws {
         let result = await run(try commands(#"[{"id": "a", "always": true, "change": "echo out; echo err >&2"}]"#))
-        #expect(result.changedOutputs == ["out\nerr\n"])
+        #expect(result.changedOutputs == ["out\nerr"])
     }
 
     @Test func failedChangeStopsTheRunWithoutOnFail() async throws {
@@ -111,6 +111,6 @@ import Testing
 
     @Test func emptyStdinIsEndOfFile() async throws {
         let result = await run(try commands(#"[{"id": "a", "always": true, "change": "cat; echo done"}]"#))
-        #expect(result.changedOutputs == ["done\n"])
+        #expect(result.changedOutputs == ["done"])
     }
 }

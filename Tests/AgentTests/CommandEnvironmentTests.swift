@@ -56,6 +56,19 @@ import Testing
         #expect(env["_CHANGE"] == "0")
     }
 
+    @Test func outputsAreTrimmedAsEtchaTrimsThem() async throws {
+        let dir = TemporaryDirectory()
+        let list = try commands(
+            """
+            [{"id": "a", "envPrefix": "PKG", "check": "printf '  checked \\n\\n'; exit 1", "change": "printf '\\tdone\\n'"},
+             {"id": "b", "always": true, "change": "[ \\"$PKG\\" = checked ] && [ \\"$PKG_CHANGE_OUT\\" = done ] && touch \(dir.path)/same"}]
+            """)
+        let result = await run(list, mode: .change)
+        #expect(result.changedIDs == ["a", "b"], "\(result.errors)")
+        #expect(result.changedOutputs.first == "done")
+        #expect(dir.read("same") != nil)
+    }
+
     @Test func failedChangeIsOne() async throws {
         let env = try await environment(
             after: #"{"id": "a", "envPrefix": "A", "always": true, "change": "echo bad; exit 4", "onFail": ["dump"]}"#)
@@ -95,9 +108,9 @@ import Testing
         let dir = TemporaryDirectory()
         let list = try commands(#"[{"id": "a", "always": true, "change": "echo \"[$ETCHA_TEST_INHERITED]\""}]"#)
         var exec = ResolvedExec.shell
-        #expect(await run(list, exec: exec).changedOutputs == ["[]\n"])
+        #expect(await run(list, exec: exec).changedOutputs == ["[]"])
         exec.envInherit = true
-        #expect(await run(list, exec: exec).changedOutputs == ["[yes]\n"])
+        #expect(await run(list, exec: exec).changedOutputs == ["[yes]"])
         _ = dir
     }
 }

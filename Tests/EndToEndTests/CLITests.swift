@@ -409,7 +409,8 @@ import Testing
             """
             local f = import 'lib/file.libsonnet';
             {
-              build: [{id: 'manifest', always: true, change: 'echo built-here', onChange: ['etcha:buildManifest', 'etcha:runVar_color']}],
+              build: [{id: 'manifest', always: true, change: 'echo built-here', onChange: ['etcha:buildManifest', 'etcha:runVar_color']},
+                      {id: 'more', always: true, change: 'printf "  line1\\nline2\\n\\n"', onChange: ['etcha:buildManifest']}],
               local vars = std.native('getConfig')().vars,
               // runVar_color exists when the agent renders the token, not yet while it is built.
               run: [f.file('\(out)', 'a'), f.file('\(out)', if std.objectHas(vars, 'color') then vars.color else 'unset')],
@@ -424,7 +425,7 @@ import Testing
         #expect(built.status == 0, "\(built.stderr)")
         let inspected = try Binary.run(verify + ["jwt", "web.jwt"], in: scratch.path)
         #expect(inspected.status == 0)
-        #expect(inspected.stdout.contains(#""etchaBuildManifest":"built-here""#))
+        #expect(inspected.stdout.contains(#""etchaBuildManifest":"built-here\nline1\nline2\n""#), "\(inspected.stdout)")
         #expect(inspected.stdout.contains(#""etchaRunVars":{"color":"built-here"}"#))
         #expect(inspected.stdout.contains(#""entrypoint":"/web.jsonnet""#))
         #expect(inspected.stdout.contains(#""/lib/file.libsonnet""#))

@@ -165,9 +165,9 @@ public struct CommandEngine: Sendable {
                 return fail(command, "check: \(failure)", output: check.output, logger: logger, state: &state)
             }
             checkFailed = check.status != 0
-            checkOutput = check.output
-            if !prefix.isEmpty { state.variables[prefix] = check.output }
-            state.set("_CHECK_OUT", of: command, to: check.output)
+            checkOutput = check.output.trimmingWhiteSpace()
+            if !prefix.isEmpty { state.variables[prefix] = checkOutput }
+            state.set("_CHECK_OUT", of: command, to: checkOutput)
         }
         state.set("_CHECK", of: command, to: checkFailed ? "1" : "0")
 
@@ -202,7 +202,8 @@ public struct CommandEngine: Sendable {
         count(command, parentID: parentID, mode: mode, failed: !result.succeeded, state: state)
         let name = mode == .change ? "CHANGE" : "REMOVE"
         state.set("_\(name)", of: command, to: result.succeeded ? "0" : "1")
-        state.set("_\(name)_OUT", of: command, to: result.output)
+        let output = result.output.trimmingWhiteSpace()
+        state.set("_\(name)_OUT", of: command, to: output)
         guard result.succeeded else {
             let reason = result.failure ?? "exited \(result.status ?? -1)"
             var outcome = fail(
@@ -215,12 +216,12 @@ public struct CommandEngine: Sendable {
         if mode == .change {
             logger.info("changed")
             state.result.changedIDs.append(command.id)
-            state.result.changedOutputs.append(result.output)
+            state.result.changedOutputs.append(output)
             return Outcome(targets: command.onChange, output: result.output)
         }
         logger.info("removed")
         state.result.removedIDs.append(command.id)
-        state.result.removedOutputs.append(result.output)
+        state.result.removedOutputs.append(output)
         return Outcome(targets: command.onRemove, output: result.output)
     }
 

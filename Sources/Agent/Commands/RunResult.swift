@@ -6,8 +6,12 @@ public struct FiredEvent: Sendable, Equatable {
     public var name: String
     /// The id of the command that fired it.
     public var commandID: String
-    /// That command's step output.
+    /// That command's step output, as written (a webhook answers with it unchanged).
     public var output: String
+
+    /// The output without leading and trailing white space, as Etcha hands it on everywhere but a
+    /// webhook's body (`ETCHA_EVENT_OUTPUT`, run variables, the build manifest, `stdout`).
+    public var trimmedOutput: String { output.trimmingWhiteSpace() }
 
     /// Makes an event.
     public init(name: String, commandID: String, output: String) {
@@ -49,5 +53,16 @@ public struct RunResult: Sendable, Equatable {
         errors += other.errors
         timedOut = timedOut || other.timedOut
         events += other.events
+    }
+}
+
+extension String {
+    /// Without leading and trailing white space (Unicode's White_Space, like Go's
+    /// `strings.TrimSpace`, which Etcha applies to command outputs).
+    public func trimmingWhiteSpace() -> String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }),
+            let last = lastIndex(where: { !$0.isWhitespace })
+        else { return "" }
+        return String(self[first...last])
     }
 }

@@ -53,11 +53,10 @@ public struct PatternBuilder: Sendable {
                 throw CommandError(.invalid, "build commands failed: \(result.errors.joined(separator: "; "))")
             }
             for event in result.events {
-                let output = event.output.hasSuffix("\n") ? String(event.output.dropLast()) : event.output
                 if event.name == "buildManifest" {
-                    manifest += output
+                    manifest += event.trimmedOutput + "\n"
                 } else if event.name.hasPrefix("runVar_") {
-                    runVars[String(event.name.dropFirst("runVar_".count))] = .string(output)
+                    runVars[String(event.name.dropFirst("runVar_".count))] = .string(event.trimmedOutput)
                 }
             }
         }

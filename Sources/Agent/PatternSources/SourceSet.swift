@@ -83,8 +83,7 @@ public final class SourceSet: Sendable {
         for event in events {
             switch event.name {
             case "stdout":
-                let output = event.output.hasSuffix("\n") ? String(event.output.dropLast()) : event.output
-                logger.info("\(output)", metadata: ["commandID": "\(event.commandID)", "event": "stdout"])
+                logger.info("\(event.trimmedOutput)", metadata: ["commandID": "\(event.commandID)", "event": "stdout"])
                 continue
             case "webhookBody", "webhookContentType", "buildManifest":
                 continue  // read by the webhook handler and by build
@@ -118,7 +117,7 @@ public final class SourceSet: Sendable {
                 trigger: .event,
                 environment: [
                     "ETCHA_EVENT_NAME": event.name, "ETCHA_EVENT_ID": event.commandID,
-                    "ETCHA_EVENT_OUTPUT": event.output,
+                    "ETCHA_EVENT_OUTPUT": event.trimmedOutput,
                     "ETCHA_EVENT_PUBLIC_KEY": publicKey, "ETCHA_EVENT_SRC": remoteAddr,
                 ], publicKey: publicKey, remoteAddr: remoteAddr)
             do {

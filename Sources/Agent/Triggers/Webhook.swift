@@ -68,12 +68,12 @@ struct WebhookMiddleware: RouterMiddleware {
                 context.logger.warning("webhook refused", metadata: ["source": "\(source.name)", "reason": "\(error)"])
                 continue
             }
-            guard let answer = result.events.last(where: { $0.name == "webhookBody" }) else {
-                if result.failed { failure = failure ?? Self.failure(of: result) }
+            if result.failed {
+                failure = failure ?? Self.failure(of: result)
                 continue
             }
-            let type = result.events.last { $0.name == "webhookContentType" }?.output
-                .trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let answer = result.events.first(where: { $0.name == "webhookBody" }) else { continue }
+            let type = result.events.first { $0.name == "webhookContentType" }?.trimmedOutput
             return Response(
                 status: .ok, headers: [.contentType: type?.isEmpty == false ? type! : "text/plain"],
                 body: .init(byteBuffer: ByteBuffer(string: answer.output)))
