@@ -94,7 +94,8 @@ import Testing
             let body: [UInt8] = [0, 1, 2, 255, 0x41]
             let reply = try await send(
                 client, agent.base + "/hook?b=2&a=%20x", method: .PUT,
-                headers: [("X-Zeta", "last"), ("X-Alpha", "first, second"), ("x-lower-CASE", "v")], body: ByteBuffer(bytes: body))
+                headers: [("X-Zeta", "last"), ("X-Alpha", "first, second"), ("x-lower-CASE", "v")],
+                body: ByteBuffer(bytes: body))
             #expect(reply.status == 200)
             #expect(reply.headers["Content-Type"].first == "application/x-test")
             #expect(reply.text == "PUT|/hook|a=+x&b=2|\(Data(body).base64EncodedString())|b-answers|webhook\n")
