@@ -10,7 +10,8 @@ struct Etcha: ParsableCommand {
         abstract:
             "Run commands from signed patterns: listen for pushes, pull, webhooks and events, and count every run in Prometheus metrics.",
         discussion: """
-            Global options (-c, -x, --log-format, --log-level) may come before or after the verb.
+            Global flags come before the verb, as in Etcha: -c PATH, -x KEY=VALUE, -f FORMAT, -l LEVEL, -n.
+            Their long forms (--config, --set, --log-format, --log-level, --no-color) may also follow it.
             Environment variables ETCHA_<PATH> (e.g. ETCHA_RUN_STATEDIR) override the file; -x overrides both.
             Shell completion: etcha --generate-completion-script bash|zsh|fish.
             """,

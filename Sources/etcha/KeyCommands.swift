@@ -64,35 +64,110 @@ struct JWTCommand: ParsableCommand {
 }
 
 /// `etcha compare`.
-struct CompareCommand: ParsableCommand {
+struct CompareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "compare",
-        abstract: "Exit 0 when two JWTs carry the same pattern, build manifest and version (unverified; contents only)."
-    )
+        abstract:
+            "Exit 0 when two JWTs carry the same build manifest, version, pattern and run variables (contents only, unverified).",
+        discussion: """
+            NEW and OLD are JWTs, files holding one, or http(s) URLs (with #Header:value suffixes, as pullPaths). \
+            When they differ, the first field that differs is printed as lines of OLD (-) and NEW (+), and the status is 1.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "First JWT or file.") var first: String
-    @Argument(help: "Second JWT or file.") var second: String
+    @Argument(help: "The new JWT, file or URL.") var new: String
+    @Argument(help: "The old JWT, file or URL.") var old: String
 
-    @Flag(help: "Ignore etchaVersion.") var ignoreVersion = false
+    @Flag(name: [.customShort("i"), .long], help: "Ignore etchaVersion.") var ignoreVersion = false
 
-    func run() throws {
-        func claims(_ argument: String) throws -> [String: JSON] {
-            let parts = readToken(argument).split(separator: ".", omittingEmptySubsequences: false)
+    func run() async throws {
+        let (loaded, _) = try global.load()
+        let fetcher = PullFetcher(config: loaded.config, deadline: .seconds(30))
+        func claims(_ argument: String) async throws -> [String: JSON] {
+            let text: String
+            if argument.hasPrefix("https://") || argument.hasPrefix("http://") {
+                do {
+                    text = try await fetcher.fetch(argument)
+                } catch {
+                    throw CLIError("\(PullFetcher.split(argument).0): \(error)")
+                }
+            } else {
+                text = readToken(argument)
+            }
+            let parts = text.split(separator: ".", omittingEmptySubsequences: false)
             guard parts.count == 3, let bytes = JWT.decodeBase64URL(parts[1]),
                 let claims = try? JSON(parsing: Data(bytes)).object
             else { throw CLIError("\(argument): not a JWT") }
             return claims
         }
-        let (a, b) = (try claims(first), try claims(second))
-        var keys = ["etchaPattern", "etchaRunVars", "etchaBuildManifest"]
-        if !ignoreVersion { keys.append("etchaVersion") }
-        guard keys.allSatisfy({ a[$0] == b[$0] }) else {
-            print("different")
-            throw ExitCode(1)
+        let (newer, older) = (try await claims(new), try await claims(old))
+        var fields = ["etchaBuildManifest", "etchaVersion", "etchaPattern", "etchaRunVars"]
+        if ignoreVersion { fields.removeAll { $0 == "etchaVersion" } }
+        guard let differing = fields.first(where: { newer[$0] != older[$0] }) else {
+            print("same")
+            return
         }
-        print("same")
+        print("different: \(differing)")
+        print(LineDifference(old: Self.lines(of: older[differing]), new: Self.lines(of: newer[differing])).text)
+        throw ExitCode(1)
+    }
+
+    /// A field as lines: a string as its lines; the pattern as each file's path and lines, in path
+    /// order; anything else as its sorted JSON.
+    static func lines(of value: JSON?) -> [String] {
+        switch value {
+        case .string(let text)?:
+            return text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        case .object(let members)? where members["files"]?.object != nil:
+            var lines = ["entrypoint: \(members["entrypoint"]?.string ?? "")"]
+            for (path, content) in (members["files"]?.object ?? [:]).sorted(by: { $0.key < $1.key }) {
+                lines.append("file \(path):")
+                lines += (content.string ?? "").split(separator: "\n", omittingEmptySubsequences: false).map {
+                    "  " + $0
+                }
+            }
+            return lines
+        case let other?:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let text = (try? encoder.encode(other)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            return text.split(separator: "\n").map(String.init)
+        case nil:
+            return []
+        }
+    }
+}
+
+/// The lines two texts share, kept as `  line`, and the others as `- line` (old) and `+ line`
+/// (new), from a longest common subsequence; texts are a pattern's size, so the quadratic table is
+/// small.
+struct LineDifference {
+    var text: String
+
+    init(old: [String], new: [String]) {
+        var common = [[Int]](repeating: [Int](repeating: 0, count: new.count + 1), count: old.count + 1)
+        for i in stride(from: old.count - 1, through: 0, by: -1) {
+            for j in stride(from: new.count - 1, through: 0, by: -1) {
+                common[i][j] = old[i] == new[j] ? common[i + 1][j + 1] + 1 : max(common[i + 1][j], common[i][j + 1])
+            }
+        }
+        var lines: [String] = []
+        var (i, j) = (0, 0)
+        while i < old.count || j < new.count {
+            if i < old.count, j < new.count, old[i] == new[j] {
+                lines.append("  " + old[i])
+                i += 1
+                j += 1
+            } else if i < old.count, j == new.count || common[i + 1][j] >= common[i][j + 1] {
+                lines.append("- " + old[i])
+                i += 1
+            } else {
+                lines.append("+ " + new[j])
+                j += 1
+            }
+        }
+        text = lines.joined(separator: "\n")
     }
 }
 

@@ -2,6 +2,7 @@ import Agent
 import ArgumentParser
 import EtchaCore
 import EtchaInstrumentation
+import EtchaJSON
 import Foundation
 
 /// `etcha local`: render a pattern and run its `run` commands on this machine.
@@ -20,8 +21,19 @@ struct LocalCommand: AsyncParsableCommand {
     @Flag(help: "Run checks only and report what would change.")
     var check = false
 
-    @Flag(help: "Run in remove mode.")
+    @Flag(name: [.customShort("r"), .long], help: "Run in remove mode.")
     var remove = false
+
+    @Option(
+        name: [.customShort("s"), .long],
+        help: ArgumentHelp(
+            "Source whose vars, exec and checkOnly apply, and whose name the pattern sees.", valueName: "name"))
+    var source = "local"
+
+    @Option(
+        name: [.customShort("f"), .long],
+        help: ArgumentHelp("Run only the commands whose parent ids match this expression.", valueName: "regexp"))
+    var filter = ""
 
     @Argument(help: "Pattern file or Jsonnet snippet.")
     var pattern: String
@@ -32,19 +44,35 @@ struct LocalCommand: AsyncParsableCommand {
 
     func run() async throws {
         let (loaded, logger) = try global.load()
-        let exec = ResolvedExec(topLevel: loaded.config.exec)
-        let rendered = try PatternInput(pattern).render(config: loaded.config, exec: exec)
-        let mode: CommandMode = check ? .check : remove ? .remove : .change
-        let runExec: ResolvedExec
+        let config = loaded.config
+        let parentFilter: ParentFilter?
         do {
+            parentFilter = try ParentFilter(filter)
+        } catch {
+            throw CLIError("-f: not a regular expression: \(error)")
+        }
+        let exec: ResolvedExec
+        let runExec: ResolvedExec
+        let rendered: RenderedPattern
+        do {
+            exec = try ResolvedExec(topLevel: config.exec).overridden(
+                by: config.sources[source]?.exec, at: "sources.\(source).exec")
+            // As Etcha: render, run the build commands, then render again with their run variables.
+            let input = PatternInput(pattern)
+            let first = try input.render(config: config, source: source, exec: exec)
+            let built = try await PatternBuilder(config: config, logger: logger).runBuild(
+                commandsOf: first.pattern, exec: exec)
+            rendered = try input.render(config: config, source: source, exec: exec, runVars: built.runVars)
             runExec = try exec.overridden(by: rendered.pattern.runExec, at: "runExec")
         } catch {
             throw CLIError(error.description)
         }
+        let checkOnly = check || config.sources[source]?.checkOnly == true
+        let mode: CommandMode = checkOnly ? .check : remove ? .remove : .change
         let engine = CommandEngine(metrics: nil, logger: logger)
         let context = CommandEngine.Context(
-            exec: runExec, environment: [:], origin: RunOrigin(source: "local", trigger: .push),
-            deadline: .now + loaded.config.run.timeoutPush.duration)
+            exec: runExec, environment: [:], origin: RunOrigin(source: source, trigger: .push),
+            deadline: .now + config.run.timeoutPush.duration, filter: parentFilter)
         let result = await engine.run(rendered.pattern.run, mode: mode, context: context)
         for event in result.events where event.name == "stdout" {
             print(event.trimmedOutput)
@@ -85,12 +113,11 @@ struct PatternInput {
         source = isFile ? .file(argument) : .snippet(argument)
     }
 
-    func render(config: Config, exec: ResolvedExec) throws -> RenderedPattern {
-        do {
-            return try PatternRenderer.render(
-                source, configuration: PatternRenderer.configuration(config: config, source: "", exec: exec))
-        } catch {
-            throw CLIError(error.description)
-        }
+    func render(config: Config, source name: String = "", exec: ResolvedExec, runVars: [String: JSON] = [:])
+        throws(CommandError) -> RenderedPattern
+    {
+        try PatternRenderer.render(
+            source,
+            configuration: PatternRenderer.configuration(config: config, source: name, exec: exec, runVars: runVars))
     }
 }

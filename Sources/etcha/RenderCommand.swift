@@ -40,7 +40,11 @@ struct RenderCommand: AsyncParsableCommand {
                 throw CLIError("\(error)")
             }
         } else {
-            rendered = try PatternInput(pattern).render(config: loaded.config, exec: exec)
+            do {
+                rendered = try PatternInput(pattern).render(config: loaded.config, exec: exec)
+            } catch {
+                throw CLIError(error.description)
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

@@ -15,7 +15,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Flag(help: "Run every source once and exit.")
+    @Flag(name: [.customShort("o"), .long], help: "Run every source once and exit.")
     var once = false
 
     func run() async throws {

@@ -27,7 +27,7 @@ struct ShellCommand: AsyncParsableCommand {
     func run() async throws {
         let (loaded, _) = try global.load()
         let config = loaded.config
-        let (address, insecure) = try destination(config)
+        let (address, insecure, path) = try destination(config)
         let client: ShellClient
         do {
             client = try ShellClient(config: config)
@@ -39,7 +39,7 @@ struct ShellCommand: AsyncParsableCommand {
         let input = terminal.keystrokes()
         do {
             try await client.run(
-                source: source, host: address, insecure: insecure, size: terminal.size, input: input,
+                source: source, host: address, insecure: insecure, path: path, size: terminal.size, input: input,
                 output: { bytes in writeAll(bytes, to: STDOUT_FILENO) })
         } catch let error as ShellClientError {
             throw CLIError(error.description)
@@ -48,14 +48,16 @@ struct ShellCommand: AsyncParsableCommand {
         }
     }
 
-    /// `-h` as a target name or an address, else the one target serving `source`.
-    private func destination(_ config: Config) throws -> (String, Bool) {
-        func address(_ name: String, _ target: TargetConfig) -> String {
-            (target.hostname.isEmpty ? name : target.hostname) + ":" + target.port
+    /// `-h` as a target name or an address, else the one target serving `source`: the address,
+    /// whether it is plain HTTP, and the shell path.
+    private func destination(_ config: Config) throws -> (String, Bool, String) {
+        func endpoint(_ name: String, _ target: TargetConfig) -> (String, Bool, String) {
+            let hostname = (target.hostname.isEmpty ? name : target.hostname) + config.build.pushDomainSuffix
+            return (PushClient.address(hostname, port: target.port), target.insecure, target.pathShell)
         }
         if let host {
-            if let target = config.targets[host] { return (address(host, target), target.insecure) }
-            return (host, false)
+            if let target = config.targets[host] { return endpoint(host, target) }
+            return (host, false, "/etcha/v1/shell")
         }
         let serving = config.targets.filter { $0.value.sourcePatterns[source] != nil }
         guard serving.count == 1, let (name, target) = serving.first else {
@@ -65,7 +67,7 @@ struct ShellCommand: AsyncParsableCommand {
                     : "several targets serve \(source) (\(serving.keys.sorted().joined(separator: ", "))): pick one with -h"
             )
         }
-        return (address(name, target), target.insecure)
+        return endpoint(name, target)
     }
 }
 

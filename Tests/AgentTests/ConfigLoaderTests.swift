@@ -117,9 +117,10 @@ import Testing
                 "run.systemPprofSecret is ignored: there is no pprof endpoint",
                 "sources.listen.runExec is ignored: a source has no runExec (Etcha ignores it too); set exec, "
                     + "or a pattern's runExec",
-                "targets.web.pathPush is ignored: push always posts to /etcha/v1/push/SOURCE",
             ])
         #expect(loaded.config.sources["listen"]?.allowPush == true)
+        #expect(loaded.config.targets["web"]?.pathPush == "/p")
+        #expect(loaded.config.targets["web"]?.pathShell == "/etcha/v1/shell")
     }
 
     @Test func etcha2024KeysMoveToTheirCurrentPlace() throws {

@@ -75,8 +75,10 @@ import Testing
         let config = scratch.write("c.json", #"{"vars": {"who": "file"}}"#)
         let snippet = "{id: std.native('getConfig')().vars.who}"
         for arguments in [
-            ["-c", config, "render", snippet], ["render", "-c", config, snippet],
+            ["-c", config, "render", snippet], ["render", "--config", config, snippet],
+            ["--c=\(config)", "render", snippet],
             ["-c", config, "-x", "vars_who=flag", "render", snippet],
+            ["-c", config, "-f", "kv", "-l", "error", "-n", "render", "--set", "vars_who=flag", snippet],
         ] {
             let out = try Binary.run(arguments)
             #expect(out.status == 0, "\(arguments): \(out.stderr)")
@@ -138,7 +140,7 @@ import Testing
         #expect(scratch.read("a") == "a\n")
         #expect(scratch.read("t") == nil)
         let failing = try Binary.run(
-            ["run", "--once", "-x", #"sources_a_commands=[{"id": "x", "always": true, "change": "exit 1"}]"#],
+            ["-x", #"sources_a_commands=[{"id": "x", "always": true, "change": "exit 1"}]"#, "run", "--once"],
             in: scratch.path)
         #expect(failing.status == 1)
         #expect(failing.stderr.contains("level=error"))
@@ -152,7 +154,7 @@ import Testing
             {"sources": {"bye": {"eventsSend": "exit", "commands": [
                 {"id": "bye", "always": true, "change": "echo bye", "onChange": ["etcha:exit"]}]}}}
             """)
-        let out = try Binary.run(["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, timeout: 20)
+        let out = try Binary.run(["-x", "httpServer_listenAddress=127.0.0.1:0", "run"], in: scratch.path, timeout: 20)
         #expect(out.status == 0)
         #expect(out.stderr.contains("exit event: stopping"))
         #expect(out.stderr.contains("level=info msg=stopped"))
@@ -166,7 +168,7 @@ import Testing
             {"sources": {"tick": {"runFrequency": "1s", "commands": [{"id": "t", "always": true, "change": "true"}]}}}
             """)
         let running = try Binary.start(
-            ["run", "-x", "httpServer_listenAddress=127.0.0.1:0"], in: scratch.path, environment: [:])
+            ["-x", "httpServer_listenAddress=127.0.0.1:0", "run"], in: scratch.path, environment: [:])
         defer { running.stop() }
         let deadline = Date().addingTimeInterval(10)
         // "listening" comes once the service group runs, so its SIGTERM handler is in place.
@@ -222,6 +224,50 @@ import Testing
         #expect(none.status == 0 && none.stderr.isEmpty && none.stdout.contains("Changed 1: j"))
         let bad = try Binary.run(["-x", "cli_logLevel=loud"] + local)
         #expect(bad.status == 1 && bad.stderr.contains("cli.logLevel: \"loud\" is not none, debug, info, error"))
+    }
+
+    /// Etcha's `-f` and `-l` before the verb; `-f` after `local` is the verb's own filter.
+    @Test func etchasShortGlobalFlagsStandBeforeTheVerb() throws {
+        let local = ["local", "{id: 'j', always: true, change: 'true'}"]
+        let raw = try Binary.run(["-f", "raw", "-l", "debug", "-n"] + local)
+        #expect(raw.status == 0 && raw.stderr.contains("changed\n"), "\(raw.stderr)")
+        let quiet = try Binary.run(["-l", "error"] + local)
+        #expect(quiet.status == 0 && quiet.stderr.isEmpty, "\(quiet.stderr)")
+        let once = try Binary.run([
+            "-l", "none", "-x", #"sources_a_commands=[{"id": "x", "always": true, "change": "true"}]"#, "run", "-o",
+        ])
+        #expect(once.status == 0, "\(once.stderr)")
+    }
+
+    /// `local -s SOURCE -f REGEX -r`, with the build commands run first and their run variables
+    /// rendered in, as Etcha's local does.
+    @Test func localTakesASourceAFilterAndRemoveAndRunsTheBuild() throws {
+        let scratch = Scratch()
+        scratch.write(
+            "p.jsonnet",
+            """
+            local v = std.native('getConfig')().vars;
+            {
+              build: [{id: 'color', always: true, change: 'echo blue', onChange: ['etcha:runVar_color']}],
+              run: [
+                {id: 'top', always: true, change: 'echo top >> log'},
+                {id: 'grp', commands: [
+                  {id: 'f', check: 'test -f file', change: 'echo %s %s %s > file' % [v.source, v.who, std.get(v, 'color', 'none')],
+                   remove: 'rm file'}]}],
+            }
+            """)
+        let config = #"sources={"mine": {"vars": {"who": "me"}}}"#
+        let out = try Binary.run(
+            ["-x", config, "local", "-s", "mine", "-f", "^mine > grp$", "p.jsonnet"], in: scratch.path)
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains("Changed 1: f"))
+        #expect(scratch.read("file") == "mine me blue\n")
+        #expect(scratch.read("log") == nil)
+        let removed = try Binary.run(["-x", config, "local", "-s", "mine", "-r", "p.jsonnet"], in: scratch.path)
+        #expect(removed.stdout.contains("Removed 1: f"), "\(removed.stdout) \(removed.stderr)")
+        #expect(scratch.read("file") == nil)
+        let badFilter = try Binary.run(["local", "-f", "(", "p.jsonnet"], in: scratch.path)
+        #expect(badFilter.status == 1 && badFilter.stderr.contains("-f: not a regular expression"))
     }
 
     @Test func aLogLineThatCannotBeWrittenIsDropped() throws {
@@ -444,6 +490,26 @@ import Testing
             ["-x", "build_signingKeyPath=\(keyFile)", "build", "patterns/web.jsonnet", "again.jwt"], in: scratch.path)
         #expect(again.status == 0)
         #expect(try Binary.run(["compare", "web.jwt", "again.jwt"], in: scratch.path).status == 0)
+        // A different manifest: the lines that differ, old as -, new as +; also from a URL.
+        scratch.write(
+            "patterns/other.jsonnet",
+            """
+            {build: [{id: 'm', always: true, change: 'printf "built-here\\nline1\\nchanged\\n"', onChange: ['etcha:buildManifest']}],
+             run: [{id: 'a', always: true, change: 'true'}]}
+            """)
+        try FileManager.default.createDirectory(atPath: scratch.path + "/www", withIntermediateDirectories: true)
+        let other = try Binary.run(sign + ["build", "patterns/other.jsonnet", "www/other.jwt"], in: scratch.path)
+        #expect(other.status == 0, "\(other.stderr)")
+        let wwwPort = Ecosystem.freePort()
+        let www = try Ecosystem.nginx(server: "listen 127.0.0.1:\(wwwPort);\nroot \(scratch.path)/www;", in: scratch)
+        defer { Ecosystem.stopNginx(www) }
+        for new in ["www/other.jwt", "http://127.0.0.1:\(wwwPort)/other.jwt"] {
+            let differs = try Binary.run(["compare", "-i", new, "web.jwt"], in: scratch.path)
+            #expect(differs.status == 1, "\(differs.stderr)")
+            #expect(
+                differs.stdout == "different: etchaBuildManifest\n  built-here\n  line1\n- line2\n+ changed\n  \n",
+                "\(differs.stdout)")
+        }
 
         // Push to a live agent, twice, then a pattern without a command.
         scratch.write(
@@ -480,13 +546,16 @@ import Testing
         let third = try Binary.run(push + ["patterns/web.jsonnet"], in: scratch.path)
         #expect(third.stdout == "127.0.0.1:\(port):\n        Removed 1: built-here\n")
         #expect(!FileManager.default.fileExists(atPath: "\(out)/built-here"))
-        // Without -h, every target whose sourcePatterns names the source (insecure: no certificate check).
+        // Without -h, every target whose sourcePatterns names the source.
         let node =
-            #""node1": {"hostname": "127.0.0.1", "port": "\#(port)", "insecure": true, "#
-            + #""sourcePatterns": {"web": "x"}}"#
+            #""node1": {"hostname": "127.0.0.1", "port": "\#(port)", "#
+            + #""sourcePatterns": {"web": ""}}"#
         let targets = "targets={\(node), \"other\": {\"sourcePatterns\": {\"db\": \"y\"}}}"
         let viaTargets = try Binary.run(
-            sign + ["-x", targets, "push", "--check", "web", "patterns/web.jsonnet"], in: scratch.path)
+            sign + [
+                "-x", targets, "-x", "httpClient_tlsSkipVerify=true", "push", "--check", "web", "patterns/web.jsonnet",
+            ],
+            in: scratch.path)
         #expect(viaTargets.stdout == "node1:\n        No changes\n", "\(viaTargets.stderr)")
         let refused = try Binary.run(
             [

@@ -40,7 +40,7 @@ import Testing
         let environment = ["ETCHA_DEMO_STATE": state, "ETCHA_BINARY": Binary.path]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.demo)
-        process.arguments = ["run", "-x", "httpServer_listenAddress=127.0.0.1:0"]
+        process.arguments = ["-x", "httpServer_listenAddress=127.0.0.1:0", "run"]
         process.environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ETCHA_") }
             .merging(environment) { _, new in new }
         let log = scratch.write("agent.log", "")

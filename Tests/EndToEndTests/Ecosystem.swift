@@ -30,6 +30,45 @@ enum Ecosystem {
         return (status, status == 0 ? output : output + errorText.get())
     }
 
+    /// Starts Debian's nginx in the foreground in `scratch`, with `server` as its one server
+    /// block. Stop it with ``stopNginx(_:)``.
+    static func nginx(server: String, in scratch: Scratch) throws -> Process {
+        let config = scratch.write(
+            "nginx.conf",
+            """
+            daemon off;
+            master_process off;
+            pid \(scratch.path)/nginx.pid;
+            error_log \(scratch.path)/nginx.error.log;
+            events { worker_connections 64; }
+            http {
+              access_log off;
+              client_body_temp_path \(scratch.path)/nginx-body;
+              proxy_temp_path \(scratch.path)/nginx-proxy;
+              fastcgi_temp_path \(scratch.path)/nginx-fastcgi;
+              uwsgi_temp_path \(scratch.path)/nginx-uwsgi;
+              scgi_temp_path \(scratch.path)/nginx-scgi;
+              server {
+            \(server)
+              }
+            }
+            """)
+        let nginx = Process()
+        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
+        nginx.arguments = ["-c", config, "-p", scratch.path]
+        nginx.standardOutput = FileHandle.nullDevice
+        nginx.standardError = FileHandle.nullDevice
+        try nginx.run()
+        return nginx
+    }
+
+    /// Stops an nginx from ``nginx(server:in:)``: SIGKILL, because nginx started from a test
+    /// thread inherits a signal mask that blocks SIGTERM.
+    static func stopNginx(_ nginx: Process) {
+        kill(nginx.processIdentifier, SIGKILL)
+        nginx.waitUntilExit()
+    }
+
     /// A TCP port free on 127.0.0.1 now (for peers that cannot be told to pick one).
     static func freePort() -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

@@ -174,41 +174,15 @@ import Testing
         let www = node.scratch.path + "/www"
         try FileManager.default.createDirectory(atPath: www, withIntermediateDirectories: true)
         let nginxPort = Ecosystem.freePort()
-        let nginxConfig = node.scratch.write(
-            "nginx.conf",
-            """
-            daemon off;
-            master_process off;
-            pid \(node.scratch.path)/nginx.pid;
-            error_log \(node.scratch.path)/nginx.error.log;
-            events { worker_connections 64; }
-            http {
-              access_log off;
-              client_body_temp_path \(node.scratch.path)/nginx-body;
-              proxy_temp_path \(node.scratch.path)/nginx-proxy;
-              fastcgi_temp_path \(node.scratch.path)/nginx-fastcgi;
-              uwsgi_temp_path \(node.scratch.path)/nginx-uwsgi;
-              scgi_temp_path \(node.scratch.path)/nginx-scgi;
-              server {
+        let nginx = try Ecosystem.nginx(
+            server: """
                 listen 127.0.0.1:\(nginxPort) ssl;
                 ssl_certificate \(node.certs)/server.crt;
                 ssl_certificate_key \(node.certs)/server.key;
                 root \(www);
                 location / { if ($http_x_fleet != "blue") { return 403; } }
-              }
-            }
-            """)
-        let nginx = Process()
-        nginx.executableURL = URL(fileURLWithPath: "/usr/sbin/nginx")
-        nginx.arguments = ["-c", nginxConfig, "-p", node.scratch.path]
-        nginx.standardOutput = FileHandle.nullDevice
-        nginx.standardError = FileHandle.nullDevice
-        try nginx.run()
-        defer {
-            // SIGKILL: nginx started from a test thread inherits a signal mask that blocks SIGTERM.
-            kill(nginx.processIdentifier, SIGKILL)
-            nginx.waitUntilExit()
-        }
+                """, in: node.scratch)
+        defer { Ecosystem.stopNginx(nginx) }
 
         // The example pull pattern, built twice with different run vars, served by nginx.
         func build(_ message: String) throws {

@@ -28,6 +28,8 @@ public struct Config: Sendable, Codable {
 
 /// `build`: signing and pushing.
 public struct BuildConfig: Sendable, Codable {
+    /// Appended to each target's host name when pushing or opening a shell (`.example.com`).
+    public var pushDomainSuffix: String
     /// Pushes at once; 0 means one per CPU.
     public var pushMaxWorkers: Int
     /// Skip certificate verification when pushing (Etcha 2024's key; `httpClient.tlsSkipVerify`
@@ -169,8 +171,12 @@ public struct SourceConfig: Sendable, Codable {
 public struct TargetConfig: Sendable, Codable {
     /// Host name to push to; empty means the entry's name.
     public var hostname: String
-    /// Skip TLS verification for this target.
+    /// Plain HTTP instead of HTTPS, as in Etcha (for a target behind a proxy that ends TLS).
     public var insecure: Bool
+    /// The push endpoint's path, without the source.
+    public var pathPush: String
+    /// The shell endpoint's path, without the source.
+    public var pathShell: String
     /// Port to push to.
     public var port: String
     /// Source name → pattern path pushed to it.

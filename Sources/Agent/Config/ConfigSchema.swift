@@ -65,7 +65,7 @@ public enum ConfigSchema {
             "pushMaxWorkers": number(0), "pushTLSSkipVerify": bool(), "signingKey": string(),
             "signingKeyPath": string(),
             "pushTargets": .legacy(.map(pushTarget2024)),
-            "pushDomainSuffix": .ignored("push uses targets' hostnames as written"),
+            "pushDomainSuffix": string(),
             "signingCommands": .ignored("signing commands are not supported; use signingKey"),
             "signingExec": .ignored("signing commands are not supported; use signingKey"),
         ]),
@@ -112,8 +112,7 @@ public enum ConfigSchema {
             .object([
                 "hostname": string(), "insecure": bool(), "port": .digits("4000"), "sourcePatterns": vars,
                 "vars": vars,
-                "pathPush": .ignored("push always posts to /etcha/v1/push/SOURCE"),
-                "pathShell": .ignored("shell always posts to /etcha/v1/shell/SOURCE"),
+                "pathPush": string("/etcha/v1/push"), "pathShell": string("/etcha/v1/shell"),
             ])),
         "vars": vars,
         "jsonnet": .ignored("Jsonnet settings are fixed"),

@@ -10,7 +10,7 @@ import Logging
 /// `etchaPattern` (paths made absolute within the pattern), applies the `buildManifest` and
 /// `runVar_NAME` events, and signs the claims.
 ///
-///     let token = try await PatternBuilder(config: config, logger: logger).build("patterns/web.jsonnet")
+///     let token = try await PatternBuilder(config: config, logger: logger).build(.file("patterns/web.jsonnet"))
 public struct PatternBuilder: Sendable {
     /// The configuration (signing key, exec, vars).
     public var config: Config
@@ -31,34 +31,50 @@ public struct PatternBuilder: Sendable {
         public var rendered: RenderedPattern
     }
 
-    /// Builds and signs the pattern at `path`, rendered for `target` when given.
-    public func build(_ path: String, target: String? = nil, now: Int = Int(Date().timeIntervalSince1970))
-        async throws(CommandError) -> Output
-    {
+    /// Where a built token goes: `etcha push` builds one for each target, with Etcha's push
+    /// variables.
+    public struct PushTarget: Sendable {
+        /// The source pushed to.
+        public var source: String
+        /// The target's name (a `-h` host's address).
+        public var target: String
+        /// Whether it is a `targets` entry, whose `vars` then apply.
+        public var configured: Bool
+
+        /// Makes a push target.
+        public init(source: String, target: String, configured: Bool) {
+            self.source = source
+            self.target = target
+            self.configured = configured
+        }
+    }
+
+    /// Builds and signs `input`. Rendering sees `srcDir` and `srcPath` for a file; for a push, it
+    /// also sees `source`, `target` and the target's `vars`, which then go into `etchaRunVars`
+    /// too, so the node renders the pattern with them (Etcha's "mono pattern").
+    public func build(
+        _ input: PatternSource, for push: PushTarget? = nil, now: Int = Int(Date().timeIntervalSince1970)
+    ) async throws(CommandError) -> Output {
         let key = try config.signingKey()
         let exec = ResolvedExec(topLevel: config.exec)
+        var added: [String: JSON] = [:]
+        if case .file(let path) = input {
+            let absolute = URL(fileURLWithPath: path).standardizedFileURL
+            added["srcPath"] = .string(absolute.path)
+            added["srcDir"] = .string(absolute.deletingLastPathComponent().path)
+        }
+        if let push { added["target"] = .string(push.target) }
+        let targetName = push?.configured == true ? push?.target : nil
         let rendered = try PatternRenderer.render(
-            .file(path),
-            configuration: PatternRenderer.configuration(config: config, source: "", exec: exec, target: target))
+            input,
+            configuration: PatternRenderer.configuration(
+                config: config, source: push?.source ?? "", exec: exec, target: targetName, added: added))
         let pattern = rendered.pattern
-        var runVars = pattern.runVars
-        var manifest = ""
-        if !pattern.build.isEmpty {
-            let context = CommandEngine.Context(
-                exec: try exec.overridden(by: pattern.buildExec, at: "buildExec"), environment: [:],
-                origin: RunOrigin(source: "build", trigger: .push), deadline: .now + config.run.timeoutPush.duration)
-            let result = await CommandEngine(metrics: nil, logger: logger).run(
-                pattern.build, mode: .change, context: context)
-            guard !result.failed else {
-                throw CommandError(.invalid, "build commands failed: \(result.errors.joined(separator: "; "))")
-            }
-            for event in result.events {
-                if event.name == "buildManifest" {
-                    manifest += event.trimmedOutput + "\n"
-                } else if event.name.hasPrefix("runVar_") {
-                    runVars[String(event.name.dropFirst("runVar_".count))] = .string(event.trimmedOutput)
-                }
-            }
+        var (manifest, runVars) = try await runBuild(commandsOf: pattern, exec: exec)
+        if let push {
+            runVars["source"] = .string(push.source)
+            runVars["target"] = .string(push.target)
+            if let targetName { runVars.merge(config.targets[targetName]?.vars ?? [:]) { _, new in new } }
         }
         let (entrypoint, files) = Self.relocate(entrypoint: rendered.entrypoint, files: rendered.files)
         var claims: [String: JSON] = [
@@ -79,6 +95,32 @@ public struct PatternBuilder: Sendable {
         } catch {
             throw CommandError(.invalid, "cannot sign: \(error)")
         }
+    }
+
+    /// Runs `pattern`'s build commands and returns the build manifest and the run variables: the
+    /// pattern's `runVars`, with each `runVar_NAME` event's trimmed output laid over them.
+    public func runBuild(commandsOf pattern: Pattern, exec: ResolvedExec) async throws(CommandError) -> (
+        manifest: String, runVars: [String: JSON]
+    ) {
+        var runVars = pattern.runVars
+        var manifest = ""
+        guard !pattern.build.isEmpty else { return (manifest, runVars) }
+        let context = CommandEngine.Context(
+            exec: try exec.overridden(by: pattern.buildExec, at: "buildExec"), environment: [:],
+            origin: RunOrigin(source: "build", trigger: .push), deadline: .now + config.run.timeoutPush.duration)
+        let result = await CommandEngine(metrics: nil, logger: logger).run(
+            pattern.build, mode: .change, context: context)
+        guard !result.failed else {
+            throw CommandError(.invalid, "build commands failed: \(result.errors.joined(separator: "; "))")
+        }
+        for event in result.events {
+            if event.name == "buildManifest" {
+                manifest += event.trimmedOutput + "\n"
+            } else if event.name.hasPrefix("runVar_") {
+                runVars[String(event.name.dropFirst("runVar_".count))] = .string(event.trimmedOutput)
+            }
+        }
+        return (manifest, runVars)
     }
 
     /// The files keyed by their paths below the directory they all share, so the pattern carries

@@ -32,17 +32,21 @@ public struct RenderedPattern: Sendable {
 ///     let rendered = try PatternRenderer.render(.file("patterns/web.jsonnet"), variables: vars)
 public enum PatternRenderer {
     /// What `getConfig()` returns for a source: its exec, the targets, and the variables merged in
-    /// order (JWT `etchaRunVars`, top-level `vars`, the source's, the target's; later wins) with
-    /// `source` and `sysinfo` added.
+    /// order (JWT `etchaRunVars`, top-level `vars`, the source's, the target's; later wins), then
+    /// `added` (build's `srcDir`/`srcPath`, push's `target`), `source`, `test` (whether the
+    /// source is `test`) and `sysinfo`.
     public static func configuration(
-        config: Config, source: String, exec: ResolvedExec, runVars: [String: JSON] = [:], target: String? = nil
+        config: Config, source: String, exec: ResolvedExec, runVars: [String: JSON] = [:], target: String? = nil,
+        added: [String: JSON] = [:]
     ) -> JSON {
         var vars = JSON.object(runVars)
         vars = vars.merging(.object(config.vars))
         vars = vars.merging(.object(config.sources[source]?.vars ?? [:]))
         if let target, let targetVars = config.targets[target]?.vars { vars = vars.merging(.object(targetVars)) }
         var members = vars.object ?? [:]
+        members.merge(added) { _, new in new }
         members["source"] = .string(source)
+        members["test"] = .bool(source == "test")
         members["sysinfo"] = SystemInfo.current.json
         var targets: [String: JSON] = [:]
         for (name, target) in config.targets {

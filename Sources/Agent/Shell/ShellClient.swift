@@ -42,18 +42,21 @@ public struct ShellClient: Sendable {
         key = try config.signingKey()
     }
 
-    /// Runs one session on `host` (`HOST[:PORT]`, port 4000 unless given) for `source`: sends each
+    /// Runs one session on `host` (`HOST[:PORT]`, port 4000 unless given) for `source`, at `path`
+    /// (a target's `pathShell`), over plain HTTP when `insecure` (a target's `insecure`): sends each
     /// element of `input` as it comes, passes output to `output`, and returns when the agent ends
     /// the stream (the shell exited, timed out, or was ended).
     public func run(
-        source: String, host: String, insecure: Bool, size: (columns: UInt16, rows: UInt16),
-        input: AsyncStream<Keystrokes>, output: @escaping @Sendable ([UInt8]) -> Void
+        source: String, host: String, insecure: Bool, path: String = "/etcha/v1/shell",
+        size: (columns: UInt16, rows: UInt16), input: AsyncStream<Keystrokes>,
+        output: @escaping @Sendable ([UInt8]) -> Void
     ) async throws {
-        let client = try HTTPClient.agentClient(config: config, skipVerify: insecure || config.httpClient.tlsSkipVerify)
+        let client = try HTTPClient.agentClient(config: config, skipVerify: config.httpClient.tlsSkipVerify)
+        let base = path.hasSuffix("/") ? String(path.dropLast()) : path
         do {
             try await session(
-                client: client, url: "https://\(PushClient.address(host))/etcha/v1/shell/\(source)", size: size,
-                input: input, output: output)
+                client: client, url: "\(insecure ? "http" : "https")://\(PushClient.address(host))\(base)/\(source)",
+                size: size, input: input, output: output)
         } catch {
             try? await client.shutdown()
             throw error

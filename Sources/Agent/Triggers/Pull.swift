@@ -8,7 +8,7 @@ import NIOSSL
 /// files, or `http(s)://` URLs with `#Header:value` suffixes separated by `\r\n` (the special
 /// header `skipVerify` turns off certificate checks for that URL). Bodies are limited to
 /// `httpServer.maxBodyBytes`; a fetch, body included, to ``deadline``.
-struct PullFetcher: Sendable {
+public struct PullFetcher: Sendable {
     let config: Config
     /// How long one fetch may take, from connecting to the last byte of the body.
     let deadline: Duration
@@ -21,8 +21,14 @@ struct PullFetcher: Sendable {
         deadline = frequency > .zero ? min(.seconds(30), max(.seconds(1), frequency)) : .seconds(30)
     }
 
+    /// A fetcher with `deadline` (`etcha compare` of URLs).
+    public init(config: Config, deadline: Duration) {
+        self.config = config
+        self.deadline = deadline
+    }
+
     /// The token at `path`, or an error when it cannot be had within the deadline.
-    func fetch(_ path: String) async throws -> String {
+    public func fetch(_ path: String) async throws -> String {
         try await withThrowingTaskGroup(of: String?.self) { group in
             group.addTask { try await self.fetchWithoutDeadline(path) }
             group.addTask {
@@ -66,7 +72,7 @@ struct PullFetcher: Sendable {
     }
 
     /// `URL#h1:v1\r\nh2:v2` into the URL, the headers, and whether `skipVerify` was among them.
-    static func split(_ path: String) -> (String, [(String, String)], Bool) {
+    public static func split(_ path: String) -> (String, [(String, String)], Bool) {
         guard let hash = path.firstIndex(of: "#") else { return (path, [], false) }
         var headers: [(String, String)] = []
         var skipVerify = false

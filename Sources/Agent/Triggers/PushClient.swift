@@ -4,9 +4,10 @@ import NIOCore
 import NIOHTTP1
 import NIOSSL
 
-/// The client side of push (`etcha push`): POSTs a token to `/etcha/v1/push/SOURCE` on each host,
+/// The client side of push (`etcha push`): POSTs a token to `PATH/SOURCE` on each host,
 /// `build.pushMaxWorkers` at a time, over TLS verified against `httpClient.tlsCAPath` (the system
-/// trust store when unset) unless `httpClient.tlsSkipVerify` or the target is `insecure`.
+/// trust store when unset) unless `httpClient.tlsSkipVerify` or `build.pushTLSSkipVerify`; over
+/// plain HTTP to an `insecure` target.
 public struct PushClient: Sendable {
     /// One host to push to.
     public struct Destination: Sendable {
@@ -14,14 +15,27 @@ public struct PushClient: Sendable {
         public var host: String
         /// The token for this host.
         public var token: String
-        /// Skip certificate verification for this host (a target's `insecure`).
+        /// Plain HTTP (a target's `insecure`).
         public var insecure: Bool
+        /// The push endpoint's path, without the source.
+        public var path: String
 
         /// Makes a destination.
-        public init(host: String, token: String, insecure: Bool) {
+        public init(host: String, token: String, insecure: Bool = false, path: String = "/etcha/v1/push") {
             self.host = host
             self.token = token
             self.insecure = insecure
+            self.path = path
+        }
+
+        /// The URL a push of `source` posts to.
+        func url(source: String, check: Bool, filter: String) -> String {
+            var query: [String] = []
+            if check { query.append("check") }
+            if !filter.isEmpty { query.append("filter=" + GoURLEncoding.queryComponent(filter)) }
+            let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
+            return "\(insecure ? "http" : "https")://\(PushClient.address(host))\(trimmed)/\(source)"
+                + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         }
     }
 
@@ -32,18 +46,17 @@ public struct PushClient: Sendable {
         self.config = config
     }
 
-    /// Pushes to every destination; the results are in the destinations' order.
-    public func push(source: String, to destinations: [Destination], check: Bool) async -> [Result<
-        PushAnswer, any Error
-    >] {
+    /// Pushes to every destination; the results are in the destinations' order. `check` asks for
+    /// check mode and `filter` limits the commands run (``ParentFilter``).
+    public func push(source: String, to destinations: [Destination], check: Bool, filter: String = "") async
+        -> [Result<PushAnswer, any Error>]
+    {
         let workers =
             config.build.pushMaxWorkers > 0 ? config.build.pushMaxWorkers : ProcessInfo.processInfo.activeProcessorCount
-        let verifying: HTTPClient
-        let skipping: HTTPClient
+        let client: HTTPClient
         do {
-            verifying = try HTTPClient.agentClient(
+            client = try HTTPClient.agentClient(
                 config: config, skipVerify: config.httpClient.tlsSkipVerify || config.build.pushTLSSkipVerify)
-            skipping = try HTTPClient.agentClient(config: config, skipVerify: true)
         } catch {
             return destinations.map { _ in .failure(error) }
         }
@@ -56,8 +69,12 @@ public struct PushClient: Sendable {
                 let destination = destinations[index]
                 next += 1
                 group.addTask {
-                    let client = destination.insecure ? skipping : verifying
-                    return (index, await self.send(destination, source: source, check: check, client: client))
+                    (
+                        index,
+                        await self.send(
+                            destination.url(source: source, check: check, filter: filter), destination.token,
+                            client: client)
+                    )
                 }
             }
             for _ in 0..<workers { start() }
@@ -66,19 +83,15 @@ public struct PushClient: Sendable {
                 start()
             }
         }
-        try? await verifying.shutdown()
-        try? await skipping.shutdown()
+        try? await client.shutdown()
         return results.map { $0 ?? .failure(PushFailure("not attempted")) }
     }
 
-    private func send(_ destination: Destination, source: String, check: Bool, client: HTTPClient) async -> Result<
-        PushAnswer, any Error
-    > {
-        var request = HTTPClientRequest(
-            url: "https://\(Self.address(destination.host))/etcha/v1/push/\(source)\(check ? "?check" : "")")
+    private func send(_ url: String, _ token: String, client: HTTPClient) async -> Result<PushAnswer, any Error> {
+        var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/jwt")
-        request.body = .bytes(ByteBuffer(string: destination.token))
+        request.body = .bytes(ByteBuffer(string: token))
         do {
             let response = try await client.execute(
                 request, timeout: .seconds(Int64(config.run.timeoutPush.duration.components.seconds) + 30))
@@ -102,14 +115,16 @@ public struct PushClient: Sendable {
         }
     }
 
-    /// `host:port` for a `-h` value: port 4000 unless given; a bare IPv6 address gets brackets.
-    static func address(_ host: String) -> String {
-        if host.hasPrefix("[") { return host.contains("]:") ? host : host + ":4000" }
-        switch host.filter({ $0 == ":" }).count {
-        case 0: return host + ":4000"
-        case 1: return host
-        default: return "[\(host)]:4000"
-        }
+    /// `host:port` for a `-h` value: `port` unless the value has one; a bare IPv6 address gets
+    /// brackets.
+    public static func address(_ host: String, port: String = "4000") -> String {
+        if hasPort(host) { return host }
+        return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// Whether a `-h` value carries a port (`host:4001`, `[::1]:4001`).
+    public static func hasPort(_ host: String) -> Bool {
+        host.hasPrefix("[") ? host.contains("]:") : host.filter({ $0 == ":" }).count == 1
     }
 
 }

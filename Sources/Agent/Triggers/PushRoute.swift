@@ -30,7 +30,7 @@ struct PushRoute: Sendable {
         let checkOnly = request.uri.queryParameters["check"] != nil
         let filter: ParentFilter?
         do {
-            filter = try ParentFilter(request.uri.queryParameters["filter"].map(String.init) ?? "")
+            filter = try ParentFilter(GoURLEncoding.value(of: "filter", inQuery: request.uri.query ?? "") ?? "")
         } catch {
             throw HTTPError(.badRequest, message: "filter is not a regular expression: \(error)\n")
         }

@@ -104,16 +104,16 @@ struct WebhookMiddleware: RouterMiddleware {
 
     /// The `ETCHA_WEBHOOK_*` variables: standard base64 of the body, the headers as sorted
     /// `Name: value` lines joined by `\n` with canonical names, the method, the path and the query,
-    /// both encoded as Etcha encodes them (``WebhookEncoding``).
+    /// both encoded as Etcha encodes them (``GoURLEncoding``).
     static func environment(of request: Request, body: some Collection<UInt8>) -> [String: String] {
-        let headers = request.headers.map { "\(WebhookEncoding.headerName($0.name.rawName)): \($0.value)" }
+        let headers = request.headers.map { "\(GoURLEncoding.headerName($0.name.rawName)): \($0.value)" }
             .sorted().joined(separator: "\n")
         return [
             "ETCHA_WEBHOOK_BODY": Data(body).base64EncodedString(),
             "ETCHA_WEBHOOK_HEADERS": headers,
             "ETCHA_WEBHOOK_METHOD": request.method.rawValue,
             "ETCHA_WEBHOOK_PATH": request.uri.path,
-            "ETCHA_WEBHOOK_QUERY": WebhookEncoding.query(request.uri.query ?? ""),
+            "ETCHA_WEBHOOK_QUERY": GoURLEncoding.query(request.uri.query ?? ""),
         ]
     }
 }

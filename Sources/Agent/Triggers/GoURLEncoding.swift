@@ -1,7 +1,7 @@
-/// How Etcha, through Go's `net/http`, writes a webhook's query and header names into
-/// `ETCHA_WEBHOOK_QUERY` and `ETCHA_WEBHOOK_HEADERS`, so that commands written for Etcha read the
-/// same strings here.
-enum WebhookEncoding {
+/// Queries and header names as Go's `net/url` and `net/http`, which Etcha uses, read and write
+/// them: for `ETCHA_WEBHOOK_QUERY` and `ETCHA_WEBHOOK_HEADERS`, so that commands written for Etcha
+/// read the same strings here, and for a push's `?filter`.
+enum GoURLEncoding {
     /// The query decoded and encoded again: `&`-separated pairs, `+` and `%XX` decoded, pairs with a
     /// `;` or a bad escape dropped; then the keys sorted bytewise, each value kept in order, and
     /// every byte but letters, digits and `-_.~` escaped (a space as `+`).
@@ -24,6 +24,26 @@ enum WebhookEncoding {
                 escape(value, into: &encoded)
             }
         }
+        return String(decoding: encoded, as: UTF8.self)
+    }
+
+    /// The first value of `name` in `raw`, decoded as Go's `url.ParseQuery` decodes it (`+` is a
+    /// space); nil when absent.
+    static func value(of name: String, inQuery raw: String) -> String? {
+        for pair in Array(raw.utf8).split(separator: UInt8(ascii: "&")) where !pair.contains(UInt8(ascii: ";")) {
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let key = unescape(parts[0]), String(decoding: key, as: UTF8.self) == name,
+                let value = unescape(parts.count > 1 ? parts[1] : [])
+            else { continue }
+            return String(decoding: value, as: UTF8.self)
+        }
+        return nil
+    }
+
+    /// `text` escaped for a query, as Go's `url.QueryEscape` escapes it.
+    static func queryComponent(_ text: String) -> String {
+        var encoded: [UInt8] = []
+        escape(Array(text.utf8), into: &encoded)
         return String(decoding: encoded, as: UTF8.self)
     }
 

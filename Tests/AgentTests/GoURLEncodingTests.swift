@@ -4,7 +4,7 @@ import Testing
 
 /// `ETCHA_WEBHOOK_QUERY` and header names as Go's `url.Values.Encode` and
 /// `textproto.CanonicalMIMEHeaderKey` write them, the strings Etcha's commands see.
-@Suite struct WebhookEncodingTests {
+@Suite struct GoURLEncodingTests {
     @Test(arguments: [
         ("", ""),
         ("b=2&a=1", "a=1&b=2"),
@@ -22,7 +22,7 @@ import Testing
         ("=v", "=v"),
     ])
     func queriesAreDecodedSortedAndEncodedAgain(raw: String, encoded: String) {
-        #expect(WebhookEncoding.query(raw) == encoded)
+        #expect(GoURLEncoding.query(raw) == encoded)
     }
 
     @Test(arguments: [
@@ -35,6 +35,15 @@ import Testing
         ("bad header", "bad header"),
     ])
     func headerNamesAreCanonical(name: String, canonical: String) {
-        #expect(WebhookEncoding.headerName(name) == canonical)
+        #expect(GoURLEncoding.headerName(name) == canonical)
+    }
+}
+
+extension GoURLEncodingTests {
+    @Test func aValueIsDecodedAsGoDecodesIt() {
+        #expect(GoURLEncoding.value(of: "filter", inQuery: "check&filter=web+%3E+role") == "web > role")
+        #expect(GoURLEncoding.value(of: "filter", inQuery: "filter=%zz&filter=a") == "a")
+        #expect(GoURLEncoding.value(of: "filter", inQuery: "check") == nil)
+        #expect(GoURLEncoding.queryComponent("web > a+b/c") == "web+%3E+a%2Bb%2Fc")
     }
 }
