@@ -45,6 +45,7 @@ struct LocalCommand: AsyncParsableCommand {
     func run() async throws {
         let (loaded, logger) = try global.load()
         let config = loaded.config
+        func warn(_ line: String) { logger.warning("\(line)") }
         let parentFilter: ParentFilter?
         do {
             parentFilter = try ParentFilter(filter)
@@ -55,15 +56,15 @@ struct LocalCommand: AsyncParsableCommand {
         let runExec: ResolvedExec
         let rendered: RenderedPattern
         do {
-            exec = try ResolvedExec(topLevel: config.exec).overridden(
-                by: config.sources[source]?.exec, at: "sources.\(source).exec")
+            exec = ResolvedExec(topLevel: config.exec).overridden(
+                by: config.sources[source]?.exec, at: "sources.\(source).exec", refused: warn)
             // As Etcha: render, run the build commands, then render again with their run variables.
             let input = PatternInput(pattern)
             let first = try input.render(config: config, source: source, exec: exec)
             let built = try await PatternBuilder(config: config, logger: logger).runBuild(
                 commandsOf: first.pattern, exec: exec)
             rendered = try input.render(config: config, source: source, exec: exec, runVars: built.runVars)
-            runExec = try exec.overridden(by: rendered.pattern.runExec, at: "runExec")
+            runExec = exec.overridden(by: rendered.pattern.runExec, at: "runExec", refused: warn)
         } catch {
             throw CLIError(error.description)
         }

@@ -104,10 +104,11 @@ import Testing
     }
 
     @Test func theAgentsEnvironmentIsInheritedOnlyWhenAsked() async throws {
-        setenv("ETCHA_TEST_INHERITED", "yes", 1)
+        setenv("AGENT_TEST_INHERITED", "yes", 1)
         let dir = TemporaryDirectory()
-        let list = try commands(#"[{"id": "a", "always": true, "change": "echo \"[$ETCHA_TEST_INHERITED]\""}]"#)
+        let list = try commands(#"[{"id": "a", "always": true, "change": "echo \"[$AGENT_TEST_INHERITED]\""}]"#)
         var exec = ResolvedExec.shell
+        exec.envInherit = false
         #expect(await run(list, exec: exec).changedOutputs == ["[]"])
         exec.envInherit = true
         #expect(await run(list, exec: exec).changedOutputs == ["[yes]"])

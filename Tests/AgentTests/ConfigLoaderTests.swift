@@ -235,13 +235,14 @@ import Testing
             #"{"sources": {"a": {"commands": [{"change": "x"}]}}}"#,
             "sources.a.commands[0].id: every command needs an id"
         ),
-        (
-            #"{"exec": {"allowOverride": false}, "sources": {"a": {"exec": {"user": "x"}}}}"#,
-            "sources.a.exec: exec override refused: the parent exec sets allowOverride false"
-        ),
     ])
     func badConfigurationNamesTheKeyPath(json: String, message: String) {
         #expect(error(json) == message)
+    }
+
+    @Test func aSourceExecTheTopLevelForbidsIsIgnoredWithAWarning() throws {
+        let loaded = try load(#"{"exec": {"allowOverride": false}, "sources": {"a": {"exec": {"user": "x"}}}}"#)
+        #expect(loaded.warnings == ["sources.a.exec is ignored: the parent exec sets allowOverride false"])
     }
 
     @Test func aParseErrorNamesThePositionNotAType() throws {

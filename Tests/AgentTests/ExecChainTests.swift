@@ -10,7 +10,7 @@ import Testing
     @Test func childFieldsOverrideAndEnvMerges() throws {
         var top = ResolvedExec.shell
         top.env = ["A": "top", "B": "top"]
-        let merged = try top.overridden(
+        let merged = top.overridden(
             by: Exec(command: "/bin/bash -c", env: ["B": "child"], workDir: "/tmp"), at: "x")
         #expect(merged.command == "/bin/bash -c")
         #expect(merged.env == ["A": "top", "B": "child"])
@@ -18,27 +18,38 @@ import Testing
         #expect(merged.allowOverride == false)  // below the top level, Etcha's default
     }
 
-    @Test func overrideRefusedWhenTheParentForbidsIt() throws {
+    @Test func aRefusedOverrideFallsBackToTheParentWithAWarning() throws {
         var top = ResolvedExec.shell
         top.allowOverride = false
-        #expect(
-            throws: CommandError(
-                .execOverrideRefused, "x: exec override refused: the parent exec sets allowOverride false")
-        ) {
-            try top.overridden(by: Exec(env: ["A": "1"]), at: "x")
-        }
+        var warnings: [String] = []
+        #expect(top.overridden(by: Exec(env: ["A": "1"]), at: "x") { warnings.append($0) } == top)
+        #expect(warnings == ["x is ignored: the parent exec sets allowOverride false"])
         // An empty override changes nothing and is not refused.
-        #expect(try top.overridden(by: Exec(), at: "x") == top)
-        #expect(try top.overridden(by: nil, at: "x") == top)
+        #expect(top.overridden(by: Exec(), at: "y") { warnings.append($0) } == top)
+        #expect(top.overridden(by: nil, at: "z") { warnings.append($0) } == top)
+        #expect(warnings.count == 1)
     }
 
     @Test func everyLevelMustAllowTheNext() throws {
         let top = ResolvedExec.shell
-        let source = try top.overridden(by: Exec(env: ["S": "1"]), at: "source")
-        #expect(throws: CommandError.self) { try source.overridden(by: Exec(env: ["P": "1"]), at: "runExec") }
-        let open = try top.overridden(by: Exec(allowOverride: true, env: ["S": "1"]), at: "source")
-        let pattern = try open.overridden(by: Exec(allowOverride: true, env: ["P": "1"]), at: "runExec")
-        #expect(try pattern.overridden(by: Exec(env: ["C": "1"]), at: "command").env == ["S": "1", "P": "1", "C": "1"])
+        let source = top.overridden(by: Exec(env: ["S": "1"]), at: "source")
+        #expect(source.overridden(by: Exec(env: ["P": "1"]), at: "runExec") == source)
+        let open = top.overridden(by: Exec(allowOverride: true, env: ["S": "1"]), at: "source")
+        let pattern = open.overridden(by: Exec(allowOverride: true, env: ["P": "1"]), at: "runExec")
+        #expect(pattern.overridden(by: Exec(env: ["C": "1"]), at: "command").env == ["S": "1", "P": "1", "C": "1"])
+    }
+
+    @Test func theTopLevelInheritsTheEnvironmentWithoutTheAgentsOwnVariables() {
+        #expect(ResolvedExec(topLevel: Exec()).envInherit)
+        setenv("ETCHA_RUN_SYSTEMMETRICSKEY", "secret", 1)
+        setenv("ETCHA_TEST_KEPT_OUT", "x", 1)
+        defer {
+            unsetenv("ETCHA_RUN_SYSTEMMETRICSKEY")
+            unsetenv("ETCHA_TEST_KEPT_OUT")
+        }
+        let inherited = CommandEngine.inheritableEnvironment()
+        #expect(inherited["ETCHA_RUN_SYSTEMMETRICSKEY"] == nil)
+        #expect(inherited["PATH"] != nil)
     }
 
     @Test func commandExecOverrideRuns() async throws {
@@ -50,17 +61,17 @@ import Testing
         #expect(result.changedOutputs == ["command"])
     }
 
-    @Test func commandExecOverrideRefusedIsAnErrorAndRunsNothing() async throws {
+    @Test func aRefusedCommandExecRunsWithTheParentExec() async throws {
         let dir = TemporaryDirectory()
         var exec = ResolvedExec.shell
         exec.allowOverride = false
         let result = await run(
             try commands(
                 """
-                [{"id": "a", "always": true, "change": "touch \(dir.path)/ran", "exec": {"env": {"X": "1"}}}]
+                [{"id": "a", "always": true, "change": "echo [$X] > \(dir.path)/ran", "exec": {"env": {"X": "1"}}}]
                 """), exec: exec)
-        #expect(result.errors == ["a: command a: exec override refused: the parent exec sets allowOverride false"])
-        #expect(!dir.exists("ran"))
+        #expect(result.errors.isEmpty)
+        #expect(dir.read("ran") == "[]\n")
     }
 
     @Test func workDirAndCommandAreUsed() async throws {

@@ -31,6 +31,11 @@ public struct CommandEngine: Sendable {
         self.abort = abort
     }
 
+    /// Logs a warning (an exec override that was ignored).
+    public func warn(_ line: String) {
+        logger.warning("\(line)")
+    }
+
     /// Everything a run needs besides its commands.
     public struct Context: Sendable {
         /// The exec the commands start from: top-level, source and pattern `runExec` merged.
@@ -65,6 +70,13 @@ public struct CommandEngine: Sendable {
         return state.result
     }
 
+    /// The agent's environment without its `ETCHA_*` variables, which may carry configuration
+    /// secrets (`ETCHA_BUILD_SIGNINGKEY`, `ETCHA_RUN_SYSTEMMETRICSKEY`); steps get their own
+    /// `ETCHA_*` variables from the trigger.
+    static func inheritableEnvironment() -> [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ETCHA_") }
+    }
+
     /// What accumulates while a run goes on.
     struct RunState {
         var context: Context
@@ -74,7 +86,7 @@ public struct CommandEngine: Sendable {
         /// What the running command will leave as `_CHECK`, `_CHECK_OUT`, … once it is done.
         var pending: [String: String] = [:]
         /// The agent's environment, read only when a step inherits it.
-        lazy var inherited: [String: String] = ProcessInfo.processInfo.environment
+        lazy var inherited: [String: String] = CommandEngine.inheritableEnvironment()
 
         init(context: Context) {
             self.context = context
@@ -149,12 +161,7 @@ public struct CommandEngine: Sendable {
         _ command: Command, parentID: String, triggered: Bool, mode: CommandMode, state: inout RunState
     ) async -> Outcome {
         let logger = StepLogger(logger: logger, command: command.id, mode: mode)
-        let exec: ResolvedExec
-        do {
-            exec = try state.context.exec.overridden(by: command.exec, at: "command \(command.id)")
-        } catch {
-            return fail(command, error.description, logger: logger, state: &state)
-        }
+        let exec = state.context.exec.overridden(by: command.exec, at: "command \(command.id): exec", refused: warn)
         let prefix = command.envPrefix
         var checkFailed = false
         var checkOutput = ""

@@ -5,8 +5,6 @@ public struct CommandError: Error, CustomStringConvertible, Sendable, Equatable 
         private let name: String
         /// The pattern or command is malformed (bad key, bad type, bad target).
         public static let invalid = Code(name: "invalid")
-        /// An exec override was refused by a parent exec.
-        public static let execOverrideRefused = Code(name: "execOverrideRefused")
         /// The command could not be started.
         public static let spawnFailed = Code(name: "spawnFailed")
         /// Jsonnet could not render the pattern.

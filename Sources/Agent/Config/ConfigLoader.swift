@@ -65,7 +65,7 @@ public struct ConfigLoader: Sendable {
         var warnings: [String] = []
         let complete = try Self.normalize(tree, shape: ConfigSchema.root, path: "", aliases: [:], warnings: &warnings)
         let config = try Self.decode(complete ?? .object([:]))
-        let commands = try ConfigValidator.validate(config)
+        let commands = try ConfigValidator.validate(config, warnings: &warnings)
         let trust = try ConfigValidator.trust(config)
         return LoadedConfig(config: config, staticCommands: commands, trust: trust, warnings: warnings)
     }

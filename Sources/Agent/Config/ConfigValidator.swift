@@ -5,7 +5,7 @@ import EtchaJSON
 /// targets are valid, exec overrides that are allowed. Each failure names the key path.
 enum ConfigValidator {
     /// Checks `config`; returns each source's parsed static commands.
-    static func validate(_ config: Config) throws(ConfigError) -> [String: [Command]] {
+    static func validate(_ config: Config, warnings: inout [String]) throws(ConfigError) -> [String: [Command]] {
         let run = config.run
         guard run.maxQueuedRuns >= 0 else { throw ConfigError("run.maxQueuedRuns", "must be 0 or more") }
         guard run.maxShells >= 1 else { throw ConfigError("run.maxShells", "must be 1 or more") }
@@ -49,8 +49,8 @@ enum ConfigValidator {
             guard !name.isEmpty, !name.contains("/") else {
                 throw ConfigError(path, "a source name cannot be empty or hold '/'")
             }
+            _ = topExec.overridden(by: source.exec, at: "\(path).exec") { warnings.append($0) }
             do {
-                _ = try topExec.overridden(by: source.exec, at: "\(path).exec")
                 let list = try Command.list(from: source.commands, path: "\(path).commands")
                 try CommandTargets.validate(list, path: "\(path).commands")
                 commands[name] = list

@@ -62,9 +62,10 @@ public struct ResolvedExec: Sendable, Hashable {
     /// Working directory, or empty for the agent's.
     public var workDir: String
 
-    /// Etcha's top-level defaults: bash with `-e -o pipefail`, overrides allowed.
+    /// Etcha's top-level defaults: bash with `-e -o pipefail`, overrides allowed, the agent's
+    /// environment inherited (as Etcha's code has it; its current docs say false).
     public static let defaults = ResolvedExec(
-        allowOverride: true, command: "/usr/bin/bash -e -o pipefail -c", env: [:], envInherit: false,
+        allowOverride: true, command: "/usr/bin/bash -e -o pipefail -c", env: [:], envInherit: true,
         group: "", sudo: false, user: "", workDir: "")
 
     /// The top-level exec: the defaults with what the configuration sets.
@@ -89,15 +90,15 @@ public struct ResolvedExec: Sendable, Hashable {
     /// This exec with `child` laid over it, when this one allows overrides.
     ///
     /// An empty or absent child changes nothing. A child that sets anything where overrides are not
-    /// allowed is refused: running a command differently from what its pattern asked would be a
-    /// silent surprise, so it is an error naming `level`.
-    public func overridden(by child: Exec?, at level: @autoclosure () -> String) throws(CommandError)
-        -> ResolvedExec
-    {
+    /// allowed is ignored, as Etcha ignores it: this exec is returned, and `refused` gets one line
+    /// naming `level`, for the caller to log as a warning.
+    public func overridden(
+        by child: Exec?, at level: @autoclosure () -> String, refused: (String) -> Void = { _ in }
+    ) -> ResolvedExec {
         guard let child, !child.isEmpty else { return self }
         guard allowOverride else {
-            throw CommandError(
-                .execOverrideRefused, "\(level()): exec override refused: the parent exec sets allowOverride false")
+            refused("\(level()) is ignored: the parent exec sets allowOverride false")
+            return self
         }
         // Below the top level an exec allows further overrides only when it says so (Etcha's default is false).
         return applying(child, allowOverride: child.allowOverride ?? false)

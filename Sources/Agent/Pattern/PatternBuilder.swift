@@ -106,7 +106,8 @@ public struct PatternBuilder: Sendable {
         var manifest = ""
         guard !pattern.build.isEmpty else { return (manifest, runVars) }
         let context = CommandEngine.Context(
-            exec: try exec.overridden(by: pattern.buildExec, at: "buildExec"), environment: [:],
+            exec: exec.overridden(by: pattern.buildExec, at: "buildExec", refused: { logger.warning("\($0)") }),
+            environment: [:],
             origin: RunOrigin(source: "build", trigger: .push), deadline: .now + config.run.timeoutPush.duration)
         let result = await CommandEngine(metrics: nil, logger: logger).run(
             pattern.build, mode: .change, context: context)

@@ -52,7 +52,7 @@ public final class Source: Sendable {
         self.name = name
         self.settings = settings
         self.trust = trust
-        exec = try topExec.overridden(by: settings.exec, at: "sources.\(name).exec")
+        exec = topExec.overridden(by: settings.exec, at: "sources.\(name).exec")
         eventsSend = settings.eventsSend.isEmpty ? nil : try Regex(settings.eventsSend)
         queue = RunQueue(capacity: maxQueued)
         held = NIOLockedValueBox(Held(pattern: Pattern(run: staticCommands)))
@@ -106,7 +106,8 @@ public final class Source: Sendable {
     {
         try await perform(request, timeout: timeout, engine: engine, metrics: metrics) { held, context in
             let pattern = held.pattern
-            let exec = try self.exec.overridden(by: pattern.runExec, at: "source \(self.name): runExec")
+            let exec = self.exec.overridden(
+                by: pattern.runExec, at: "source \(self.name): runExec", refused: engine.warn)
             var context = context
             context.exec = exec
             let mode: CommandMode = self.settings.checkOnly || request.checkOnly ? .check : .change
@@ -128,7 +129,8 @@ public final class Source: Sendable {
                     .stale, source: self.name,
                     detail: "token issued at \(signed.issuedAt) is older than the held one (\(current.issuedAt))")
             }
-            let exec = try self.exec.overridden(by: pattern.runExec, at: "source \(self.name): runExec")
+            let exec = self.exec.overridden(
+                by: pattern.runExec, at: "source \(self.name): runExec", refused: engine.warn)
             var context = context
             context.exec = exec
             if self.settings.checkOnly || request.checkOnly {
