@@ -27,6 +27,7 @@ import Testing
         let config = try load().config
         #expect(config.exec.command == "/usr/bin/bash -e -o pipefail -c")
         #expect(config.exec.allowOverride == true)
+        #expect(config.exec.envInherit == true)
         #expect(config.httpServer.listenAddress == ":4000")
         #expect(config.httpServer.rateLimitRate == "10-M")
         #expect(config.httpServer.maxBodyBytes == 4 * 1024 * 1024)

@@ -45,7 +45,7 @@ public enum ConfigSchema {
         keys["allowOverride"] = .value(.bool(true))
         keys["command"] = .value(.string(ResolvedExec.defaults.command))
         keys["env"] = .free(.object([:]))
-        keys["envInherit"] = .value(.bool(false))
+        keys["envInherit"] = .value(.bool(ResolvedExec.defaults.envInherit))
         keys["group"] = .value(.string(""))
         keys["sudo"] = .value(.bool(false))
         keys["user"] = .value(.string(""))
