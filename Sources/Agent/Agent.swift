@@ -39,7 +39,7 @@ public final class Agent: Service, Sendable {
             logger.info("delaying start", metadata: ["seconds": "\(seconds)"])
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(seconds)) }
         }
-        sources.restore()
+        await sources.restore()
         readiness.markReady()
         await sources.runAtStartup()
         await withDiscardingTaskGroup { group in

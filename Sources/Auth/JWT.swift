@@ -18,8 +18,11 @@ public struct VerifiedToken: Sendable {
     public var token: String
     /// The claims object.
     public var claims: [String: JSON]
-    /// The key that verified it.
-    public var key: PublicKey
+    /// The key that verified it; nil when verify commands did.
+    public var key: PublicKey?
+
+    /// The verifying key's id, or empty (no `kid`, or verified by commands).
+    public var keyID: String { key?.id ?? "" }
 
     /// An integer claim (`iat`, `exp`, …), if present and numeric.
     public func time(_ claim: String) -> Int? {
@@ -45,7 +48,7 @@ public enum JWT {
         var header: [String: JSON] = ["alg": .string(key.algorithm.jwsAlgorithm), "typ": .string("JWT")]
         if !key.id.isEmpty { header["kid"] = .string(key.id) }
         let input =
-            base64URL(Array(JSON.object(header).text.utf8)) + "." + base64URL(Array(JSON.object(claims).text.utf8))
+            base64URL(Array(JSON.object(header).text.utf8)) + "." + payload(claims)
         return input + "." + base64URL(try key.sign(Array(input.utf8)))
     }
 
@@ -74,7 +77,26 @@ public enum JWT {
         guard let key = candidates.first(where: { $0.isValidSignature(signature, for: signed) }) else {
             throw JWTError("the signature does not verify")
         }
-        guard case .object(let claims)? = try? JSON(parsing: Data(payloadBytes)) else {
+        return try checkClaims(token, payload: payloadBytes, key: key, now: now)
+    }
+
+    /// Accepts `token` as verified by something else (Etcha's verify commands): its signature is
+    /// not checked here, but it must be a compact JWS whose claims are a JSON object and whose
+    /// `exp`/`nbf` hold at `now`, as for a token verified by a key.
+    public static func acceptVerifiedElsewhere(_ token: String, now: Int = Int(Date().timeIntervalSince1970))
+        throws(JWTError) -> VerifiedToken
+    {
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).map(Substring.init)
+        guard parts.count == 3, decodeBase64URL(parts[0]) != nil, let payloadBytes = decodeBase64URL(parts[1]),
+            decodeBase64URL(parts[2]) != nil
+        else { throw JWTError("not a compact JWS (three base64url parts)") }
+        return try checkClaims(token, payload: payloadBytes, key: nil, now: now)
+    }
+
+    private static func checkClaims(_ token: String, payload: [UInt8], key: PublicKey?, now: Int) throws(JWTError)
+        -> VerifiedToken
+    {
+        guard case .object(let claims)? = try? JSON(parsing: Data(payload)) else {
             throw JWTError("the claims are not a JSON object")
         }
         let verified = VerifiedToken(token: token, claims: claims, key: key)
@@ -84,6 +106,11 @@ public enum JWT {
             throw JWTError("\(claim) is not a number")
         }
         return verified
+    }
+
+    /// The payload part of a token for `claims`: what signing commands are given to sign.
+    public static func payload(_ claims: [String: JSON]) -> String {
+        base64URL(Array(JSON.object(claims).text.utf8))
     }
 
     /// Base64url without padding.

@@ -51,7 +51,7 @@ struct JWTCommand: ParsableCommand {
         let trust = SourceTrust(keys: try verifyKeys(loaded.config))
         do {
             let verified = try trust.verify(text)
-            print("verified by key \(verified.key.id.isEmpty ? "(no kid)" : verified.key.id)")
+            print("verified by key \(verified.keyID.isEmpty ? "(no kid)" : verified.keyID)")
         } catch {
             print("not verified: \(error)")
             throw ExitCode(1)

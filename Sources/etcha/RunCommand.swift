@@ -30,7 +30,7 @@ struct RunCommand: AsyncParsableCommand {
             } catch {
                 throw CLIError("\(error)")
             }
-            agent.sources.restore()
+            await agent.sources.restore()
             let results = await agent.sources.runAtStartup()
             if results.values.contains(where: \.failed) { throw ExitCode(1) }
             return

@@ -236,6 +236,14 @@ import Testing
             #"{"sources": {"a": {"commands": [{"change": "x"}]}}}"#,
             "sources.a.commands[0].id: every command needs an id"
         ),
+        (
+            #"{"run": {"verifyCommands": [{"change": "x"}]}, "sources": {"a": {}}}"#,
+            "run.verifyCommands[0].id: every command needs an id"
+        ),
+        (
+            #"{"build": {"signingCommands": [{"id": "s", "chnage": "x"}]}}"#,
+            "build.signingCommands[0].chnage: unknown command key"
+        ),
     ])
     func badConfigurationNamesTheKeyPath(json: String, message: String) {
         #expect(error(json) == message)

@@ -39,6 +39,11 @@ public struct BuildConfig: Sendable, Codable {
     public var signingKey: String
     /// A file holding the private key string.
     public var signingKeyPath: String
+    /// Commands that sign instead of `signingKey` (raw; parsed and checked by ``ConfigLoader``):
+    /// given `ETCHA_PAYLOAD`, they print the JWT through the `jwt` event.
+    public var signingCommands: JSON
+    /// The exec of the signing commands, over the top-level one.
+    public var signingExec: Exec?
 }
 
 /// `cli`: what Etcha's `-c`, `-f`, `-l` and `-n` flags set, also settable as keys (`-x
@@ -121,6 +126,11 @@ public struct RunConfig: Sendable, Codable {
     public var timeoutWebhook: GoDuration
     /// Public keys that verify JWTs for every source.
     public var verifyKeys: [String]
+    /// Commands that verify instead of the keys (raw): given `ETCHA_JWT`, they print it through
+    /// the `jwt` event when it verifies.
+    public var verifyCommands: JSON
+    /// The exec of the verify commands, over the top-level one.
+    public var verifyExec: Exec?
 }
 
 /// One `sources` entry.
@@ -159,6 +169,10 @@ public struct SourceConfig: Sendable, Codable {
     public var triggerOnly: Bool
     /// Extra verify keys for this source.
     public var verifyKeys: [String]
+    /// Replaces `run.verifyCommands` for this source (raw).
+    public var verifyCommands: JSON
+    /// The exec of the verify commands, over `run.verifyExec`.
+    public var verifyExec: Exec?
     /// Variables for this source's patterns.
     public var vars: [String: JSON]
     /// Webhook paths this source answers.

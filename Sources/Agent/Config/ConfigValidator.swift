@@ -94,13 +94,33 @@ enum ConfigValidator {
                 throw ConfigError("build.signingKey", error.description)
             }
         }
+        _ = try commands(config.build.signingCommands, path: "build.signingCommands")
+        let globalCommands = try commands(config.run.verifyCommands, path: "run.verifyCommands")
+        let verifyExec = ResolvedExec(topLevel: config.exec).overridden(by: config.run.verifyExec, at: "run.verifyExec")
         var trust: [String: SourceTrust] = [:]
         for (name, source) in config.sources {
-            let own = try keys(source.verifyKeys, path: "sources.\(name).verifyKeys")
-            let rule = try rule(source.jwtRule, path: "sources.\(name).jwtRule") ?? globalRule
-            trust[name] = SourceTrust(keys: global + own, rule: rule)
+            let path = "sources.\(name)"
+            let own = try keys(source.verifyKeys, path: "\(path).verifyKeys")
+            let rule = try rule(source.jwtRule, path: "\(path).jwtRule") ?? globalRule
+            let ownCommands = try commands(source.verifyCommands, path: "\(path).verifyCommands")
+            trust[name] = SourceTrust(
+                keys: global + own, rule: rule, commands: ownCommands.isEmpty ? globalCommands : ownCommands,
+                commandExec: verifyExec.overridden(by: source.verifyExec, at: "\(path).verifyExec"),
+                commandTimeout: config.run.timeoutPush.duration)
         }
         return trust
+    }
+
+    /// A list of commands as a source's `commands` are checked: each command's keys and `on*`
+    /// targets.
+    static func commands(_ json: JSON, path: String) throws(ConfigError) -> [Command] {
+        do {
+            let list = try Command.list(from: json, path: path)
+            try CommandTargets.validate(list, path: path)
+            return list
+        } catch {
+            throw ConfigError(error.description)
+        }
     }
 
     private static func keys(_ texts: [String], path: String) throws(ConfigError) -> [PublicKey] {

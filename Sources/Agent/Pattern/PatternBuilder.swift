@@ -55,7 +55,8 @@ public struct PatternBuilder: Sendable {
     public func build(
         _ input: PatternSource, for push: PushTarget? = nil, now: Int = Int(Date().timeIntervalSince1970)
     ) async throws(CommandError) -> Output {
-        let key = try config.signingKey()
+        let signingCommands = try Command.list(from: config.build.signingCommands, path: "build.signingCommands")
+        let key = signingCommands.isEmpty ? try config.signingKey() : nil
         let exec = ResolvedExec(topLevel: config.exec)
         var added: [String: JSON] = [:]
         if case .file(let path) = input {
@@ -90,11 +91,40 @@ public struct PatternBuilder: Sendable {
         if !pattern.issuer.isEmpty { claims["iss"] = .string(pattern.issuer) }
         if !pattern.subject.isEmpty { claims["sub"] = .string(pattern.subject) }
         if !pattern.id.isEmpty { claims["jti"] = .string(pattern.id) }
+        guard let key else {
+            let token = try await sign(claims, with: signingCommands, exec: exec)
+            return Output(token: token, rendered: rendered)
+        }
         do {
             return Output(token: try JWT.sign(claims, with: key), rendered: rendered)
         } catch {
             throw CommandError(.invalid, "cannot sign: \(error)")
         }
+    }
+
+    /// Signs `claims` with Etcha's signing commands: they get the payload part as `ETCHA_PAYLOAD`
+    /// and print the whole JWT through the `jwt` event. **Ours:** the printed token must carry that
+    /// same payload, so a signer cannot swap in other claims unnoticed.
+    func sign(_ claims: [String: JSON], with commands: [Command], exec: ResolvedExec) async throws(CommandError)
+        -> String
+    {
+        let payload = JWT.payload(claims)
+        let context = CommandEngine.Context(
+            exec: exec.overridden(by: config.build.signingExec, at: "build.signingExec") { logger.warning("\($0)") },
+            environment: ["ETCHA_PAYLOAD": payload], origin: RunOrigin(source: "signingCommands", trigger: .push),
+            deadline: .now + config.run.timeoutPush.duration)
+        let result = await CommandEngine(metrics: nil, logger: logger).run(commands, mode: .change, context: context)
+        guard !result.failed else {
+            throw CommandError(.invalid, "signingCommands failed: \(result.errors.joined(separator: "; "))")
+        }
+        guard let token = result.events.first(where: { $0.name == "jwt" })?.trimmedOutput, !token.isEmpty else {
+            throw CommandError(.invalid, "signingCommands did not print a token (the jwt event)")
+        }
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[1] == payload else {
+            throw CommandError(.invalid, "signingCommands printed a token that does not carry the payload it was given")
+        }
+        return token
     }
 
     /// Runs `pattern`'s build commands and returns the build manifest and the run variables: the

@@ -146,7 +146,7 @@ public final class SourceSet: Sendable {
     /// Verifies, renders and applies `token` for `source`, then dispatches its events and the
     /// trigger's system event (`push` or `pull`).
     func accept(_ token: String, for source: Source, request: RunRequest) async throws(SourceError) -> RunResult {
-        try await accept(verify(token, for: source, logger: logger), for: source, request: request)
+        try await accept(await verify(token, for: source, logger: logger), for: source, request: request)
     }
 
     /// Renders and applies an already verified token (pull verifies first to compare contents).
@@ -157,7 +157,7 @@ public final class SourceSet: Sendable {
         logger[metadataKey: "trigger"] = "\(request.trigger.rawValue)"
         let pattern = try render(signed, for: source, logger: logger)
         var request = request
-        request.publicKey = signed.token.key.id
+        request.publicKey = signed.token.keyID
         let result = try await source.apply(
             signed, pattern: pattern, request: request, timeout: timeout(for: request.trigger),
             engine: engine.logging(to: logger), metrics: metrics, store: store)
@@ -165,7 +165,7 @@ public final class SourceSet: Sendable {
         logger.info(
             "applied",
             metadata: [
-                "publicKey": "\(signed.token.key.id)", "changed": "\(result.changedIDs.count)",
+                "publicKey": "\(signed.token.keyID)", "changed": "\(result.changedIDs.count)",
                 "removed": "\(result.removedIDs.count)",
             ])
         await handle(result.events, from: source, request: request, logger: logger)
@@ -179,15 +179,16 @@ public final class SourceSet: Sendable {
     }
 
     /// Verifies `token` against `source`'s trust and renders the pattern it carries.
-    func load(_ token: String, for source: Source, logger: Logger) throws(SourceError) -> (SignedPattern, Pattern) {
-        let signed = try verify(token, for: source, logger: logger)
+    func load(_ token: String, for source: Source, logger: Logger) async throws(SourceError) -> (SignedPattern, Pattern)
+    {
+        let signed = try await verify(token, for: source, logger: logger)
         return (signed, try render(signed, for: source, logger: logger))
     }
 
     /// Verifies `token` against `source`'s trust; a refusal is logged with its reason.
-    func verify(_ token: String, for source: Source, logger: Logger) throws(SourceError) -> SignedPattern {
+    func verify(_ token: String, for source: Source, logger: Logger) async throws(SourceError) -> SignedPattern {
         do {
-            return try SignedPattern(source.trust.verify(token))
+            return try SignedPattern(await source.trust.verifyPattern(token, source: source.name, logger: logger))
         } catch {
             logger.warning("token refused", metadata: ["source": "\(source.name)", "reason": "\(error)"])
             throw SourceError(.unverified, source: source.name, detail: error.description)
@@ -220,14 +221,14 @@ public final class SourceSet: Sendable {
     /// Restores each source's saved token (unless `noRestore`): verified and rendered again, then
     /// held, so the startup run runs it. A missing or unreadable file is skipped; a corrupt or
     /// unverifiable token is logged and skipped. Neither is fatal.
-    public func restore() {
+    public func restore() async {
         store.removeLeftovers()
         for source in all where !source.settings.noRestore {
             guard let token = store.load(source.name) else { continue }
             var logger = logger
             logger[metadataKey: "source"] = "\(source.name)"
             do {
-                let (signed, pattern) = try load(token, for: source, logger: logger)
+                let (signed, pattern) = try await load(token, for: source, logger: logger)
                 source.hold(pattern, signed: signed)
                 metrics?.jwtExpiry(source: source.name, expiresAt: signed.expiresAt)
                 logger.info("restored", metadata: ["issuedAt": "\(signed.issuedAt)"])
@@ -250,7 +251,7 @@ public final class SourceSet: Sendable {
             }
             guard !source.settings.triggerOnly, !source.pattern.run.isEmpty else { continue }
             do {
-                let request = RunRequest(trigger: .`init`, publicKey: source.signed?.token.key.id ?? "")
+                let request = RunRequest(trigger: .`init`, publicKey: source.signed?.token.keyID ?? "")
                 results[source.name] = try await trigger(source.name, request)
             } catch {
                 var result = RunResult()

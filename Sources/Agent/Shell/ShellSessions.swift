@@ -78,18 +78,22 @@ public final class ShellSessions: Service, Sendable {
             throw ShellRefusal(.notFound, "source \"\(name)\" does not exist or has no shell")
         }
         let verified: VerifiedToken
+        let key: PublicKey
         do {
             verified = try source.trust.verify(token)
+            // Shell tokens are verified by keys only, so the session can be bound to one.
+            guard let verifyingKey = verified.key else { throw JWTError("a shell token needs a verify key") }
+            key = verifyingKey
         } catch {
             throw ShellRefusal(.notFound, "token refused: \(error)")
         }
         let request = try ShellRequest(verified)
         if let nonce = request.nonce { try remember(nonce, until: request.expiresAt + JWT.skew) }
         guard let id = request.sessionID else {
-            return try open(source, exec: exec, request: request, key: verified.key, remoteAddr: remoteAddr)
+            return try open(source, exec: exec, request: request, key: key, remoteAddr: remoteAddr)
         }
         guard let session = state.withLockedValue({ $0.sessions[id] }), session.source == name,
-            session.key == verified.key
+            session.key == key
         else {
             throw ShellRefusal(.notFound, "no open session with that id for this source and key")
         }

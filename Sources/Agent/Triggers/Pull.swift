@@ -112,13 +112,13 @@ extension SourceSet {
             }
             do {
                 // Verified but not rendered yet: an unchanged token needs no rendering at all.
-                let signed = try verify(token, for: source, logger: logger)
+                let signed = try await verify(token, for: source, logger: logger)
                 if let held = source.signed,
                     held.sameContent(as: signed, ignoringVersion: source.settings.pullIgnoreVersion)
                 {
                     logger.debug("pulled token unchanged")
                     if runHeld, !source.settings.triggerOnly {
-                        result = try? await trigger(name, RunRequest(trigger: .pull, publicKey: held.token.key.id))
+                        result = try? await trigger(name, RunRequest(trigger: .pull, publicKey: held.token.keyID))
                     }
                 } else {
                     result = try await accept(signed, for: source, request: RunRequest(trigger: .pull))
