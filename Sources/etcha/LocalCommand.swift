@@ -53,7 +53,7 @@ struct LocalCommand: AsyncParsableCommand {
             throw CLIError("-f: not a regular expression: \(error)")
         }
         let exec: ResolvedExec
-        let runExec: ResolvedExec
+        var runExec: ResolvedExec
         let rendered: RenderedPattern
         do {
             exec = ResolvedExec(topLevel: config.exec).overridden(
@@ -65,6 +65,7 @@ struct LocalCommand: AsyncParsableCommand {
                 commandsOf: first.pattern, exec: exec)
             rendered = try input.render(config: config, source: source, exec: exec, runVars: built.runVars)
             runExec = exec.overridden(by: rendered.pattern.runExec, at: "runExec", refused: warn)
+            runExec.env.merge(built.runEnv.merging(rendered.pattern.runEnv) { _, own in own }) { _, new in new }
         } catch {
             throw CLIError(error.description)
         }

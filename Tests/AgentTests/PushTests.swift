@@ -150,6 +150,21 @@ let tutorialPublicKey = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD
         }
     }
 
+    @Test func runEnvAndTheTokensEtchaRunEnvReachTheRunCommands() async throws {
+        let dir = TemporaryDirectory()
+        try await withAgent(Self.config, dir: dir) { (agent, client) async throws in
+            var token = try Self.token(
+                #"[{id: 'env', always: true, change: 'echo "$FROM_BUILD $FROM_PATTERN $BOTH"'}], runEnv: {FROM_PATTERN: 'p', BOTH: 'pattern'}"#,
+                extra: ["etchaRunEnv": .object(["FROM_BUILD": "b", "BOTH": "build"])])
+            var answer = try await push(client, agent, token)
+            #expect(answer.text.contains(#""changedOutputs":["b p pattern"]"#), "\(answer.text)")
+            token = try Self.token("[{id: 'env', always: true, change: 'true'}], runEnv: {BAD: 1}")
+            answer = try await push(client, agent, token)
+            #expect(answer.status == 400)
+            #expect(answer.text.contains("runEnv.BAD: expected a string"))
+        }
+    }
+
     @Test func pushChangesThenNothingThenRemovesAndRefusesReplays() async throws {
         let dir = TemporaryDirectory()
         try await withAgent(Self.config, dir: dir) { (agent, client) async throws in

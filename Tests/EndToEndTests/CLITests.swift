@@ -455,7 +455,7 @@ import Testing
             """
             local f = import 'lib/file.libsonnet';
             {
-              build: [{id: 'manifest', always: true, change: 'echo built-here', onChange: ['etcha:buildManifest', 'etcha:runVar_color']},
+              build: [{id: 'manifest', always: true, change: 'echo built-here', onChange: ['etcha:buildManifest', 'etcha:runVar_color', 'etcha:runEnv_COLOR']},
                       {id: 'more', always: true, change: 'printf "  line1\\nline2\\n\\n"', onChange: ['etcha:buildManifest']}],
               local vars = std.native('getConfig')().vars,
               // runVar_color exists when the agent renders the token, not yet while it is built.
@@ -473,6 +473,7 @@ import Testing
         #expect(inspected.status == 0)
         #expect(inspected.stdout.contains(#""etchaBuildManifest":"built-here\nline1\nline2\n""#), "\(inspected.stdout)")
         #expect(inspected.stdout.contains(#""etchaRunVars":{"color":"built-here"}"#))
+        #expect(inspected.stdout.contains(#""etchaRunEnv":{"COLOR":"built-here"}"#))
         #expect(inspected.stdout.contains(#""entrypoint":"/web.jsonnet""#))
         #expect(inspected.stdout.contains(#""/lib/file.libsonnet""#))
         #expect(inspected.stdout.contains(#""iss":"ci""#))

@@ -25,6 +25,9 @@ public struct Pattern: Sendable, Equatable {
     public var runExec: Exec?
     /// Variables carried in the JWT as `etchaRunVars`.
     public var runVars: [String: JSON] = [:]
+    /// Environment variables for the `run` commands (Etcha's current `runEnv`); on a node, the
+    /// token's `etchaRunEnv` fills in what the pattern does not set.
+    public var runEnv: [String: String] = [:]
     /// JWT `sub`.
     public var subject = ""
 
@@ -35,8 +38,7 @@ public struct Pattern: Sendable, Equatable {
 
     static let keys: Set<String> = [
         "audience", "build", "buildExec", "buildOutput", "expiresIn", "expiresInSec", "id", "issuer", "run", "runExec",
-        "runVars",
-        "subject",
+        "runEnv", "runVars", "subject",
     ]
 
     /// Reads a pattern from rendered JSON; unknown keys, wrong types and bad `on*` targets are errors.
@@ -85,6 +87,17 @@ public struct Pattern: Sendable, Equatable {
         id = try string("id")
         issuer = try string("issuer")
         subject = try string("subject")
+        switch members["runEnv"] {
+        case nil, .null?: break
+        case .object(let variables)?:
+            for (name, value) in variables {
+                guard case .string(let text) = value else {
+                    throw CommandError(.invalid, "runEnv.\(name): expected a string, got \(value.typeName)")
+                }
+                runEnv[name] = text
+            }
+        case let other?: throw CommandError(.invalid, "runEnv: expected an object, got \(other.typeName)")
+        }
         switch members["runVars"] {
         case nil, .null?: break
         case .object(let vars)?: runVars = vars

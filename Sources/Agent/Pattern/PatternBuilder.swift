@@ -71,7 +71,8 @@ public struct PatternBuilder: Sendable {
             configuration: PatternRenderer.configuration(
                 config: config, source: push?.source ?? "", exec: exec, target: targetName, added: added))
         let pattern = rendered.pattern
-        var (manifest, runVars) = try await runBuild(commandsOf: pattern, exec: exec)
+        let built = try await runBuild(commandsOf: pattern, exec: exec)
+        var runVars = built.runVars
         if let push {
             runVars["source"] = .string(push.source)
             runVars["target"] = .string(push.target)
@@ -82,9 +83,10 @@ public struct PatternBuilder: Sendable {
             "iat": .number(Double(now)), "nbf": .number(Double(now)),
             "etchaPattern": .object(["entrypoint": .string(entrypoint), "files": .object(files.mapValues(JSON.string))]
             ),
-            "etchaRunVars": .object(runVars), "etchaBuildManifest": .string(manifest),
+            "etchaRunVars": .object(runVars), "etchaBuildManifest": .string(built.manifest),
             "etchaVersion": .string(AgentVersion.current),
         ]
+        if !built.runEnv.isEmpty { claims["etchaRunEnv"] = .object(built.runEnv.mapValues(JSON.string)) }
         let (expirySeconds, _) = pattern.expiresIn.duration.components
         if expirySeconds > 0 { claims["exp"] = .number(Double(now + Int(expirySeconds))) }
         if !pattern.audience.isEmpty { claims["aud"] = .array(pattern.audience.map(JSON.string)) }
@@ -127,14 +129,20 @@ public struct PatternBuilder: Sendable {
         return token
     }
 
-    /// Runs `pattern`'s build commands and returns the build manifest and the run variables: the
-    /// pattern's `runVars`, with each `runVar_NAME` event's trimmed output laid over them.
-    public func runBuild(commandsOf pattern: Pattern, exec: ResolvedExec) async throws(CommandError) -> (
-        manifest: String, runVars: [String: JSON]
-    ) {
-        var runVars = pattern.runVars
-        var manifest = ""
-        guard !pattern.build.isEmpty else { return (manifest, runVars) }
+    /// What a pattern's build commands left for its token.
+    public struct BuildResult: Sendable {
+        /// `etchaBuildManifest`: each `buildManifest` output, trimmed, ended by a newline.
+        public var manifest = ""
+        /// `etchaRunVars`: the pattern's `runVars`, with each `runVar_NAME` output laid over them.
+        public var runVars: [String: JSON]
+        /// `etchaRunEnv`: each `runEnv_NAME` output, trimmed.
+        public var runEnv: [String: String] = [:]
+    }
+
+    /// Runs `pattern`'s build commands and gathers what their events leave for the token.
+    public func runBuild(commandsOf pattern: Pattern, exec: ResolvedExec) async throws(CommandError) -> BuildResult {
+        var built = BuildResult(runVars: pattern.runVars)
+        guard !pattern.build.isEmpty else { return built }
         let context = CommandEngine.Context(
             exec: exec.overridden(by: pattern.buildExec, at: "buildExec", refused: { logger.warning("\($0)") }),
             environment: [:],
@@ -146,12 +154,14 @@ public struct PatternBuilder: Sendable {
         }
         for event in result.events {
             if event.name == "buildManifest" {
-                manifest += event.trimmedOutput + "\n"
+                built.manifest += event.trimmedOutput + "\n"
             } else if event.name.hasPrefix("runVar_") {
-                runVars[String(event.name.dropFirst("runVar_".count))] = .string(event.trimmedOutput)
+                built.runVars[String(event.name.dropFirst("runVar_".count))] = .string(event.trimmedOutput)
+            } else if event.name.hasPrefix("runEnv_") {
+                built.runEnv[String(event.name.dropFirst("runEnv_".count))] = event.trimmedOutput
             }
         }
-        return (manifest, runVars)
+        return built
     }
 
     /// The files keyed by their paths below the directory they all share, so the pattern carries

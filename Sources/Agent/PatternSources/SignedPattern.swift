@@ -13,6 +13,8 @@ public struct SignedPattern: Sendable {
     public var files: [String: String]
     /// Variables the build put in the token.
     public var runVars: [String: JSON]
+    /// Environment variables the build put in the token (`etchaRunEnv`, from `runEnv_NAME` events).
+    public var runEnv: [String: String]
     /// The build manifest.
     public var buildManifest: String
     /// The version of the etcha that built it.
@@ -36,6 +38,7 @@ public struct SignedPattern: Sendable {
         self.entrypoint = entrypoint
         self.files = texts
         runVars = token.claims["etchaRunVars"]?.object ?? [:]
+        runEnv = (token.claims["etchaRunEnv"]?.object ?? [:]).compactMapValues(\.string)
         buildManifest = token.claims["etchaBuildManifest"]?.string ?? ""
         version = token.claims["etchaVersion"]?.string ?? ""
     }
@@ -49,7 +52,7 @@ public struct SignedPattern: Sendable {
     /// Whether `other` carries the same pattern, build manifest and (unless ignored) version, so a
     /// pull that fetched it again need not apply it.
     public func sameContent(as other: SignedPattern, ignoringVersion: Bool) -> Bool {
-        entrypoint == other.entrypoint && files == other.files && runVars == other.runVars
+        entrypoint == other.entrypoint && files == other.files && runVars == other.runVars && runEnv == other.runEnv
             && buildManifest == other.buildManifest && (ignoringVersion || version == other.version)
     }
 }

@@ -106,8 +106,9 @@ public final class Source: Sendable {
     {
         try await perform(request, timeout: timeout, engine: engine, metrics: metrics) { held, context in
             let pattern = held.pattern
-            let exec = self.exec.overridden(
+            var exec = self.exec.overridden(
                 by: pattern.runExec, at: "source \(self.name): runExec", refused: engine.warn)
+            exec.env.merge(pattern.runEnv) { _, new in new }
             var context = context
             context.exec = exec
             let mode: CommandMode = self.settings.checkOnly || request.checkOnly ? .check : .change
@@ -129,8 +130,9 @@ public final class Source: Sendable {
                     .stale, source: self.name,
                     detail: "token issued at \(signed.issuedAt) is older than the held one (\(current.issuedAt))")
             }
-            let exec = self.exec.overridden(
+            var exec = self.exec.overridden(
                 by: pattern.runExec, at: "source \(self.name): runExec", refused: engine.warn)
+            exec.env.merge(pattern.runEnv) { _, new in new }
             var context = context
             context.exec = exec
             if self.settings.checkOnly || request.checkOnly {

@@ -206,10 +206,13 @@ public final class SourceSet: Sendable {
     /// Renders the pattern a verified token carries, with the source's variables.
     func render(_ signed: SignedPattern, for source: Source, logger: Logger) throws(SourceError) -> Pattern {
         do {
-            return try source.pattern(renderedFrom: renderInputs(signed, for: source)) { inputs throws(CommandError) in
+            var pattern = try source.pattern(renderedFrom: renderInputs(signed, for: source)) {
+                inputs throws(CommandError) in
                 try PatternRenderer.render(
                     .files(entrypoint: inputs.entrypoint, files: inputs.files), configuration: inputs.configuration)
             }
+            pattern.runEnv.merge(signed.runEnv) { own, _ in own }
+            return pattern
         } catch {
             logger.error("pattern refused", metadata: ["reason": "\(error)"])
             throw SourceError(
