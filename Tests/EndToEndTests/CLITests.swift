@@ -48,6 +48,30 @@ import Testing
         #expect(run?.first?["change"] as? String == "echo 2")
     }
 
+    /// `getPath` and `getFile` read URLs too, with `#Header:value` suffixes, from a real nginx that
+    /// answers only requests carrying the header; anything but 200 is the fallback.
+    @Test func getPathReadsAURLWithHeaders() throws {
+        let scratch = Scratch()
+        scratch.write("www/secret.txt", "from nginx")
+        let port = Ecosystem.freePort()
+        let nginx = try Ecosystem.nginx(
+            server: """
+                listen 127.0.0.1:\(port);
+                root \(scratch.path)/www;
+                location / { if ($http_x_token != "t0k") { return 403; } }
+                """, in: scratch)
+        defer { Ecosystem.stopNginx(nginx) }
+        let url = "http://127.0.0.1:\(port)/secret.txt"
+        let snippet = """
+            {id: std.native('getPath')('\(url)#X-Token:t0k', 'fallback')
+                 + '|' + std.native('getFile')('\(url)', 'refused')
+                 + '|' + std.native('getPath')('http://127.0.0.1:\(port)/missing#X-Token:t0k', 'missing')}
+            """
+        let out = try Binary.run(["render", snippet])
+        #expect(out.status == 0, "\(out.stderr)")
+        #expect(out.stdout.contains(#""id" : "from nginx|refused|missing""#), "\(out.stdout)")
+    }
+
     @Test func configurationErrorsNameTheKeyAndStopStartup() throws {
         let scratch = Scratch()
         let marker = "\(scratch.path)/ran"

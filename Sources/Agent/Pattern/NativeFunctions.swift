@@ -5,7 +5,8 @@ import Foundation
 /// Etcha's Jsonnet native functions (`std.native(NAME)(…)`):
 /// - `getConfig()`: the source's merged `exec`, `targets` and `vars` (with `source` and `sysinfo`);
 /// - `getEnv(key, fallback)`: an environment variable of the agent, or `fallback`;
-/// - `getFile(path, fallback)`: a file's text, or `fallback`;
+/// - `getFile(path, fallback)`, and its current name `getPath(path, fallback)`: a file's text, or
+///   the body of an `http(s)://` URL (``NativeFetch``), or `fallback`;
 /// - `getCmd(command, fallback)`: the standard output of `/bin/sh -c command` (trailing newline
 ///   removed) when it exits 0 within 10 s, or `fallback`;
 /// - `getArch()`, `getOS()`: the architecture and system in Go's names (`amd64`, `linux`);
@@ -41,7 +42,9 @@ struct NativeFunctions: Sendable {
             let me = Unmanaged.passUnretained(self).toOpaque()
             withParameters([]) { jsonnet_native_callback(vm, "getConfig", getConfigCallback, me, $0) }
             withParameters(["key", "fallback"]) { jsonnet_native_callback(vm, "getEnv", getEnvCallback, me, $0) }
-            withParameters(["path", "fallback"]) { jsonnet_native_callback(vm, "getFile", getFileCallback, me, $0) }
+            for name in ["getFile", "getPath"] {
+                withParameters(["path", "fallback"]) { jsonnet_native_callback(vm, name, getFileCallback, me, $0) }
+            }
             withParameters(["command", "fallback"]) { jsonnet_native_callback(vm, "getCmd", getCmdCallback, me, $0) }
             withParameters([]) { jsonnet_native_callback(vm, "getArch", getArchCallback, me, $0) }
             withParameters([]) { jsonnet_native_callback(vm, "getOS", getOSCallback, me, $0) }
@@ -154,7 +157,10 @@ private func getFileCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, suc
     -> OpaquePointer?
 {
     context(raw).readOutside = true
-    return lookUp(raw, argv, success) { try? String(contentsOfFile: $0, encoding: .utf8) }
+    return lookUp(raw, argv, success) { path in
+        path.hasPrefix("https://") || path.hasPrefix("http://")
+            ? NativeFetch.text(of: path) : try? String(contentsOfFile: path, encoding: .utf8)
+    }
 }
 
 private func getCmdCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
