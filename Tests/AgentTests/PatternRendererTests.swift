@@ -83,7 +83,7 @@ import Testing
 
     @Test func nativeLookupsFallBack() throws {
         let dir = TemporaryDirectory()
-        let file = dir.write("value.txt", "file-content")
+        let file = dir.write("value.txt", "  file-content\n\n")
         setenv("ETCHA_TEST_NATIVE", "env-value", 1)
         let rendered = try PatternRenderer.render(
             .snippet(
@@ -100,6 +100,41 @@ import Testing
             rendered.pattern.run.map(\.id) == [
                 "env-value", "env-fallback", "file-content", "file-fallback", "cmd-out", "cmd-fallback", "n7",
             ])
+        setenv("ETCHA_TEST_EMPTY", "", 1)
+        for call in [
+            "std.native('getEnv')('ETCHA_TEST_MISSING', null)", "std.native('getEnv')('ETCHA_TEST_EMPTY', null)",
+            "std.native('getFile')('\(dir.path)/missing', null)",
+        ] {
+            #expect(throws: CommandError.self) {
+                try PatternRenderer.render(.snippet("{id: \(call)}"), configuration: .object([:]))
+            }
+        }
+        do {
+            _ = try PatternRenderer.render(
+                .snippet("{id: std.native('getEnv')('ETCHA_TEST_MISSING', null)}"), configuration: .object([:]))
+        } catch {
+            #expect(error.description.contains("no value found for ETCHA_TEST_MISSING and no fallback provided"))
+        }
+    }
+
+    /// `getRecord` answers A and AAAA from the system's resolver: numeric names need no DNS, and
+    /// `localhost` comes from /etc/hosts.
+    @Test func getRecordResolvesAddressesAndFallsBack() throws {
+        func render(_ call: String) throws -> JSON {
+            try PatternRenderer.render(
+                .snippet("{id: 'x', change: std.manifestJson(\(call))}"), configuration: .object([:])
+            ).pattern.run.first.map { try JSON(parsing: Data($0.change.utf8)) } ?? .null
+        }
+        #expect(try render("std.native('getRecord')('A', '192.0.2.7', null)") == .array(["192.0.2.7"]))
+        #expect(try render("std.native('getRecord')('aaaa', '2001:db8::1', null)") == .array(["2001:db8::1"]))
+        #expect(try render("std.native('getRecord')('A', 'localhost', null)") == .array(["127.0.0.1"]))
+        #expect(try render("std.native('getRecord')('A', '2001:db8::1', 'none')") == .string("none"))
+        for call in [
+            "std.native('getRecord')('A', '2001:db8::1', null)", "std.native('getRecord')('TXT', 'localhost', 'x')",
+            "std.native('getRecord')('SRV', 'localhost', 'x')",
+        ] {
+            #expect(throws: CommandError.self) { try render(call) }
+        }
     }
 
     @Test func renderErrorsNameFileAndLine() throws {

@@ -9,6 +9,8 @@ import Foundation
 ///   the body of an `http(s)://` URL (``NativeFetch``), or `fallback`;
 /// - `getCmd(command, fallback)`: the standard output of `/bin/sh -c command` (trailing newline
 ///   removed) when it exits 0 within 10 s, or `fallback`;
+/// - `getRecord(type, name, fallback)`: the sorted `A` or `AAAA` addresses of a name, from the
+///   system's resolver (``addresses(of:family:)``), or `fallback`;
 /// - `getArch()`, `getOS()`: the architecture and system in Go's names (`amd64`, `linux`);
 /// - `regexMatch(regex, string)`: whether the regular expression matches somewhere in the string;
 /// - `randStr(length)`, also `randString(length)`: that many random letters and digits;
@@ -46,6 +48,9 @@ struct NativeFunctions: Sendable {
                 withParameters(["path", "fallback"]) { jsonnet_native_callback(vm, name, getFileCallback, me, $0) }
             }
             withParameters(["command", "fallback"]) { jsonnet_native_callback(vm, "getCmd", getCmdCallback, me, $0) }
+            withParameters(["type", "name", "fallback"]) {
+                jsonnet_native_callback(vm, "getRecord", getRecordCallback, me, $0)
+            }
             withParameters([]) { jsonnet_native_callback(vm, "getArch", getArchCallback, me, $0) }
             withParameters([]) { jsonnet_native_callback(vm, "getOS", getOSCallback, me, $0) }
             withParameters(["regex", "string"]) {
@@ -98,6 +103,35 @@ struct NativeFunctions: Sendable {
         }
     }
 
+    /// The addresses of `name` in `family` (`AF_INET`, `AF_INET6`), as text, sorted and without
+    /// repeats; nil when it has none or cannot be resolved.
+    static func addresses(of name: String, family: Int32) -> [String]? {
+        var hints = addrinfo()
+        hints.ai_family = family
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(name, nil, &hints, &list) == 0 else { return nil }
+        defer { freeaddrinfo(list) }
+        var found = Set<String>()
+        var entry = list
+        while let current = entry {
+            var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            if let address = current.pointee.ai_addr {
+                let written: UnsafePointer<CChar>?
+                if family == AF_INET {
+                    var raw = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+                    written = inet_ntop(family, &raw, &text, socklen_t(text.count))
+                } else {
+                    var raw = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                    written = inet_ntop(family, &raw, &text, socklen_t(text.count))
+                }
+                if written != nil { found.insert(String(cString: text)) }
+            }
+            entry = current.pointee.ai_next
+        }
+        return found.isEmpty ? nil : found.sorted()
+    }
+
     static func runCommand(_ command: String) -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -132,7 +166,9 @@ private func getConfigCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, s
     return context.make(context.natives.config)
 }
 
-/// Runs `lookup` on the first argument as a string; its nil answer gives the second argument back.
+/// Runs `lookup` on the first argument as a string; its nil answer gives the second argument back,
+/// or, when that is null, fails the render as Etcha does ("no value found for KEY and no fallback
+/// provided").
 private func lookUp(
     _ raw: UnsafeMutableRawPointer?, _ argv: Arguments, _ success: UnsafeMutablePointer<Int32>?,
     _ lookup: (String) -> String?
@@ -140,17 +176,21 @@ private func lookUp(
     let context = context(raw)
     success?.pointee = 1
     guard let argv, case .string(let key) = context.scalar(argv[0]) else {
-        success?.pointee = 0
-        return jsonnet_json_make_string(context.vm, "the first argument must be a string")
+        return context.failure("the first argument must be a string", success)
     }
     if let value = lookup(key) { return jsonnet_json_make_string(context.vm, value) }
-    return context.make(context.scalar(argv[1]))
+    let fallback = context.scalar(argv[1])
+    guard fallback != .null else {
+        return context.failure("no value found for \(key) and no fallback provided", success)
+    }
+    return context.make(fallback)
 }
 
 private func getEnvCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
     -> OpaquePointer?
 {
-    lookUp(raw, argv, success) { ProcessInfo.processInfo.environment[$0] }
+    // An empty variable counts as unset, as in Etcha.
+    lookUp(raw, argv, success) { ProcessInfo.processInfo.environment[$0].flatMap { $0.isEmpty ? nil : $0 } }
 }
 
 private func getFileCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
@@ -158,8 +198,11 @@ private func getFileCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, suc
 {
     context(raw).readOutside = true
     return lookUp(raw, argv, success) { path in
-        path.hasPrefix("https://") || path.hasPrefix("http://")
+        let text =
+            path.hasPrefix("https://") || path.hasPrefix("http://")
             ? NativeFetch.text(of: path) : try? String(contentsOfFile: path, encoding: .utf8)
+        // Etcha hands on the contents without leading and trailing white space.
+        return text?.trimmingWhiteSpace()
     }
 }
 
@@ -182,6 +225,36 @@ private func getOSCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, succe
 {
     success?.pointee = 1
     return context(raw).make(SystemInfo.current.values["osType"] ?? .string(""))
+}
+
+/// `getRecord(type, name, fallback)`: `A` and `AAAA` only. Etcha also answers `CNAME` and `TXT`;
+/// those are an error here rather than a fallback, so a pattern that needs them fails visibly.
+private func getRecordCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
+    -> OpaquePointer?
+{
+    let context = context(raw)
+    context.readOutside = true
+    guard let argv, case .string(let type) = context.scalar(argv[0]), case .string(let name) = context.scalar(argv[1])
+    else { return context.failure("getRecord: the type and the name must be strings", success) }
+    let family: Int32
+    switch type.lowercased() {
+    case "a": family = AF_INET
+    case "aaaa": family = AF_INET6
+    case "cname", "txt", "mx":
+        return context.failure("getRecord: \(type) records are not supported yet (A and AAAA are)", success)
+    default:
+        return context.failure("getRecord: unknown type: \(type.lowercased())", success)
+    }
+    success?.pointee = 1
+    if let found = NativeFunctions.addresses(of: name, family: family) {
+        return context.make(.array(found.map(JSON.string)))
+    }
+    let fallback = context.scalar(argv[2])
+    guard fallback != .null else {
+        return context.failure(
+            "getRecord: no \(type.uppercased()) record for \(name) and no fallback provided", success)
+    }
+    return context.make(fallback)
 }
 
 private func regexMatchCallback(
