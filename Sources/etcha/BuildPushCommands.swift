@@ -98,9 +98,10 @@ struct PushCommand: AsyncParsableCommand {
         var plans: [Plan] = []
         if !hosts.isEmpty {
             for host in hosts {
-                let address = PushClient.hasPort(host) ? host : PushClient.address(host, port: port)
                 plans.append(
-                    Plan(label: host, host: address, insecure: false, path: path, input: given, configured: false))
+                    Plan(
+                        label: host, host: PushClient.address(host, port: port), insecure: false, path: path,
+                        input: given, configured: false))
             }
         } else {
             let names = try targetFilter.isEmpty ? nil : Regex(targetFilter)
@@ -151,7 +152,10 @@ struct PushCommand: AsyncParsableCommand {
                         print("        \(line)")
                     }
                 } else {
-                    summarize(answer)
+                    let summary = ResultSummary(
+                        changed: answer.changedIDs, removed: answer.removedIDs,
+                        changedVerb: check ? "Would change" : "Changed")
+                    for line in summary.text.split(separator: "\n") { print("        \(line)") }
                 }
                 if !answer.err.isEmpty {
                     print("        error: \(answer.err)")
@@ -163,18 +167,6 @@ struct PushCommand: AsyncParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
-    }
-
-    private func summarize(_ answer: PushAnswer) {
-        if !answer.changedIDs.isEmpty {
-            print(
-                "        \(check ? "Would change" : "Changed") \(answer.changedIDs.count): \(answer.changedIDs.joined(separator: ", "))"
-            )
-        }
-        if !answer.removedIDs.isEmpty {
-            print("        Removed \(answer.removedIDs.count): \(answer.removedIDs.joined(separator: ", "))")
-        }
-        if answer.changedIDs.isEmpty && answer.removedIDs.isEmpty { print("        No changes") }
     }
 }
 
@@ -195,9 +187,7 @@ struct PushInput {
             return
         }
         let token = readToken(argument)
-        if token.split(separator: ".", omittingEmptySubsequences: false).count == 3,
-            token.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
-        {
+        if isCompactJWT(token) {
             kind = .token(token)
             return
         }

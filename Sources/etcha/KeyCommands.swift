@@ -171,6 +171,12 @@ struct LineDifference {
     }
 }
 
+/// Whether `text` has the shape of a compact JWT: three dot-separated base64url parts.
+func isCompactJWT(_ text: String) -> Bool {
+    text.split(separator: ".", omittingEmptySubsequences: false).count == 3
+        && text.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.=".contains($0)) }
+}
+
 /// The argument itself, or the contents of the file it names.
 func readToken(_ argument: String) -> String {
     if FileManager.default.fileExists(atPath: argument),

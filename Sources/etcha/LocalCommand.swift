@@ -53,7 +53,7 @@ struct LocalCommand: AsyncParsableCommand {
             throw CLIError("-f: not a regular expression: \(error)")
         }
         let exec: ResolvedExec
-        var runExec: ResolvedExec
+        let runExec: ResolvedExec
         let rendered: RenderedPattern
         do {
             exec = ResolvedExec(topLevel: config.exec).overridden(
@@ -63,9 +63,10 @@ struct LocalCommand: AsyncParsableCommand {
             let first = try input.render(config: config, source: source, exec: exec)
             let built = try await PatternBuilder(config: config, logger: logger).runBuild(
                 commandsOf: first.pattern, exec: exec)
-            rendered = try input.render(config: config, source: source, exec: exec, runVars: built.runVars)
-            runExec = exec.overridden(by: rendered.pattern.runExec, at: "runExec", refused: warn)
-            runExec.env.merge(built.runEnv.merging(rendered.pattern.runEnv) { _, own in own }) { _, new in new }
+            var second = try input.render(config: config, source: source, exec: exec, runVars: built.runVars)
+            second.pattern.runEnv.merge(built.runEnv) { own, _ in own }
+            rendered = second
+            runExec = exec.running(rendered.pattern, at: "runExec", refused: warn)
         } catch {
             throw CLIError(error.description)
         }
@@ -92,13 +93,14 @@ struct ResultSummary {
     var text: String
 
     init(_ result: RunResult) {
+        self.init(changed: result.changedIDs, removed: result.removedIDs)
+    }
+
+    /// `changedVerb` is `Would change` for a check-mode push.
+    init(changed: [String], removed: [String], changedVerb: String = "Changed") {
         var lines: [String] = []
-        if !result.changedIDs.isEmpty {
-            lines.append("Changed \(result.changedIDs.count): \(result.changedIDs.joined(separator: ", "))")
-        }
-        if !result.removedIDs.isEmpty {
-            lines.append("Removed \(result.removedIDs.count): \(result.removedIDs.joined(separator: ", "))")
-        }
+        if !changed.isEmpty { lines.append("\(changedVerb) \(changed.count): \(changed.joined(separator: ", "))") }
+        if !removed.isEmpty { lines.append("Removed \(removed.count): \(removed.joined(separator: ", "))") }
         text = lines.isEmpty ? "No changes" : lines.joined(separator: "\n")
     }
 }

@@ -24,11 +24,8 @@ struct RenderCommand: AsyncParsableCommand {
         let (loaded, _) = try global.load()
         let exec = ResolvedExec(topLevel: loaded.config.exec)
         let text = readToken(pattern)
-        let looksLikeJWT =
-            text.split(separator: ".", omittingEmptySubsequences: false).count == 3
-            && !text.contains(where: { $0 == " " || $0 == "{" || $0 == "\n" })
         let rendered: RenderedPattern
-        if looksLikeJWT {
+        if isCompactJWT(text) {
             do {
                 let keys = try loaded.config.run.verifyKeys.map { try PublicKey(parsing: $0) }
                 let signed = try SignedPattern(SourceTrust(keys: keys).verify(text))

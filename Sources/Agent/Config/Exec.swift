@@ -104,6 +104,16 @@ public struct ResolvedExec: Sendable, Hashable {
         return applying(child, allowOverride: child.allowOverride ?? false)
     }
 
+    /// What `pattern`'s `run` commands start from: this exec with the pattern's `runExec` over it
+    /// (``overridden(by:at:refused:)``), then its `runEnv` over `env`.
+    public func running(_ pattern: Pattern, at level: @autoclosure () -> String, refused: (String) -> Void)
+        -> ResolvedExec
+    {
+        var exec = overridden(by: pattern.runExec, at: level(), refused: refused)
+        exec.env.merge(pattern.runEnv) { _, new in new }
+        return exec
+    }
+
     func applying(_ child: Exec, allowOverride: Bool) -> ResolvedExec {
         var merged = self
         merged.allowOverride = allowOverride

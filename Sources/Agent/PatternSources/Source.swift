@@ -106,11 +106,8 @@ public final class Source: Sendable {
     {
         try await perform(request, timeout: timeout, engine: engine, metrics: metrics) { held, context in
             let pattern = held.pattern
-            var exec = self.exec.overridden(
-                by: pattern.runExec, at: "source \(self.name): runExec", refused: engine.warn)
-            exec.env.merge(pattern.runEnv) { _, new in new }
             var context = context
-            context.exec = exec
+            context.exec = self.exec.running(pattern, at: "source \(self.name): runExec", refused: engine.warn)
             let mode: CommandMode = self.settings.checkOnly || request.checkOnly ? .check : .change
             return await engine.run(pattern.run, mode: mode, context: context)
         }
@@ -130,11 +127,8 @@ public final class Source: Sendable {
                     .stale, source: self.name,
                     detail: "token issued at \(signed.issuedAt) is older than the held one (\(current.issuedAt))")
             }
-            var exec = self.exec.overridden(
-                by: pattern.runExec, at: "source \(self.name): runExec", refused: engine.warn)
-            exec.env.merge(pattern.runEnv) { _, new in new }
             var context = context
-            context.exec = exec
+            context.exec = self.exec.running(pattern, at: "source \(self.name): runExec", refused: engine.warn)
             if self.settings.checkOnly || request.checkOnly {
                 return await engine.run(pattern.run, mode: .check, context: context)
             }

@@ -52,10 +52,9 @@ public struct ShellClient: Sendable {
         output: @escaping @Sendable ([UInt8]) -> Void
     ) async throws {
         let client = try HTTPClient.agentClient(config: config, skipVerify: config.httpClient.tlsSkipVerify)
-        let base = path.hasSuffix("/") ? String(path.dropLast()) : path
         do {
             try await session(
-                client: client, url: "\(insecure ? "http" : "https")://\(PushClient.address(host))\(base)/\(source)",
+                client: client, url: PushClient.endpoint(host: host, insecure: insecure, path: path, source: source),
                 size: size, input: input, output: output)
         } catch {
             try? await client.shutdown()

@@ -2,19 +2,11 @@
 /// them: for `ETCHA_WEBHOOK_QUERY` and `ETCHA_WEBHOOK_HEADERS`, so that commands written for Etcha
 /// read the same strings here, and for a push's `?filter`.
 enum GoURLEncoding {
-    /// The query decoded and encoded again: `&`-separated pairs, `+` and `%XX` decoded, pairs with a
-    /// `;` or a bad escape dropped; then the keys sorted bytewise, each value kept in order, and
-    /// every byte but letters, digits and `-_.~` escaped (a space as `+`).
+    /// The query decoded (``pairs(_:)``) and encoded again: the keys sorted bytewise, each value kept
+    /// in order, and every byte but letters, digits and `-_.~` escaped (a space as `+`).
     static func query(_ raw: String) -> String {
         var values: [[UInt8]: [[UInt8]]] = [:]
-        for pair in Array(raw.utf8).split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
-            guard !pair.contains(UInt8(ascii: ";")) else { continue }
-            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = unescape(parts[0]), let value = unescape(parts.count > 1 ? parts[1] : []) else {
-                continue
-            }
-            values[key, default: []].append(value)
-        }
+        for (key, value) in pairs(raw) { values[key, default: []].append(value) }
         var encoded: [UInt8] = []
         for key in values.keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
             for value in values[key] ?? [] {
@@ -30,14 +22,21 @@ enum GoURLEncoding {
     /// The first value of `name` in `raw`, decoded as Go's `url.ParseQuery` decodes it (`+` is a
     /// space); nil when absent.
     static func value(of name: String, inQuery raw: String) -> String? {
-        for pair in Array(raw.utf8).split(separator: UInt8(ascii: "&")) where !pair.contains(UInt8(ascii: ";")) {
+        let key = Array(name.utf8)
+        return pairs(raw).first { $0.key == key }.map { String(decoding: $0.value, as: UTF8.self) }
+    }
+
+    /// The decoded pairs of `raw`, in order, as Go's `url.ParseQuery` reads them: `&`-separated,
+    /// `+` and `%XX` decoded, and a pair with a `;` or a bad escape dropped.
+    private static func pairs(_ raw: String) -> [(key: [UInt8], value: [UInt8])] {
+        Array(raw.utf8).split(separator: UInt8(ascii: "&")).compactMap { pair in
+            guard !pair.contains(UInt8(ascii: ";")) else { return nil }
             let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = unescape(parts[0]), String(decoding: key, as: UTF8.self) == name,
-                let value = unescape(parts.count > 1 ? parts[1] : [])
-            else { continue }
-            return String(decoding: value, as: UTF8.self)
+            guard let key = unescape(parts[0]), let value = unescape(parts.count > 1 ? parts[1] : []) else {
+                return nil
+            }
+            return (key, value)
         }
-        return nil
     }
 
     /// `text` escaped for a query, as Go's `url.QueryEscape` escapes it.

@@ -33,8 +33,7 @@ public struct PushClient: Sendable {
             var query: [String] = []
             if check { query.append("check") }
             if !filter.isEmpty { query.append("filter=" + GoURLEncoding.queryComponent(filter)) }
-            let trimmed = path.hasSuffix("/") ? String(path.dropLast()) : path
-            return "\(insecure ? "http" : "https")://\(PushClient.address(host))\(trimmed)/\(source)"
+            return PushClient.endpoint(host: host, insecure: insecure, path: path, source: source)
                 + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
         }
     }
@@ -115,16 +114,19 @@ public struct PushClient: Sendable {
         }
     }
 
-    /// `host:port` for a `-h` value: `port` unless the value has one; a bare IPv6 address gets
-    /// brackets.
+    /// `host:port` for a `-h` value: `port` unless the value has one (`host:4001`, `[::1]:4001`); a
+    /// bare IPv6 address gets brackets.
     public static func address(_ host: String, port: String = "4000") -> String {
-        if hasPort(host) { return host }
+        let hasPort = host.hasPrefix("[") ? host.contains("]:") : host.filter({ $0 == ":" }).count == 1
+        if hasPort { return host }
         return host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    /// Whether a `-h` value carries a port (`host:4001`, `[::1]:4001`).
-    public static func hasPort(_ host: String) -> Bool {
-        host.hasPrefix("[") ? host.contains("]:") : host.filter({ $0 == ":" }).count == 1
+    /// The URL of an agent endpoint for `source` (push or shell): HTTPS, or plain HTTP to an
+    /// `insecure` target, at `host` (``address(_:port:)``) and `path`.
+    static func endpoint(host: String, insecure: Bool, path: String, source: String) -> String {
+        let base = path.hasSuffix("/") ? String(path.dropLast()) : path
+        return "\(insecure ? "http" : "https")://\(address(host))\(base)/\(source)"
     }
 
 }
