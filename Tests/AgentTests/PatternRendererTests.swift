@@ -130,7 +130,7 @@ import Testing
         #expect(try render("std.native('getRecord')('A', 'localhost', null)") == .array(["127.0.0.1"]))
         #expect(try render("std.native('getRecord')('A', '2001:db8::1', 'none')") == .string("none"))
         for call in [
-            "std.native('getRecord')('A', '2001:db8::1', null)", "std.native('getRecord')('TXT', 'localhost', 'x')",
+            "std.native('getRecord')('A', '2001:db8::1', null)", "std.native('getRecord')('MX', 'localhost', 'x')",
             "std.native('getRecord')('SRV', 'localhost', 'x')",
         ] {
             #expect(throws: CommandError.self) { try render(call) }

@@ -10,7 +10,8 @@ import Foundation
 /// - `getCmd(command, fallback)`: the standard output of `/bin/sh -c command` (trailing newline
 ///   removed) when it exits 0 within 10 s, or `fallback`;
 /// - `getRecord(type, name, fallback)`: the sorted `A` or `AAAA` addresses of a name, from the
-///   system's resolver (``addresses(of:family:)``), or `fallback`;
+///   system's resolver (``addresses(of:family:)``), its `CNAME` or its `TXT` texts (``DNSLookup``),
+///   or `fallback`;
 /// - `getArch()`, `getOS()`: the architecture and system in Go's names (`amd64`, `linux`);
 /// - `regexMatch(regex, string)`: whether the regular expression matches somewhere in the string;
 /// - `randStr(length)`, also `randString(length)`: that many random letters and digits;
@@ -20,6 +21,9 @@ struct NativeFunctions: Sendable {
     var config: JSON
     /// How many `render` calls deep this evaluation is; each level starts a VM, so it is bounded.
     var renderDepth = 0
+    /// Where `getRecord` asks for `CNAME` and `TXT` records; nil is the system's nameservers,
+    /// read when a lookup needs them.
+    var resolver: DNSLookup?
 
     /// The deepest `render` inside `render`.
     static let maxRenderDepth = 8
@@ -227,8 +231,9 @@ private func getOSCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, succe
     return context(raw).make(SystemInfo.current.values["osType"] ?? .string(""))
 }
 
-/// `getRecord(type, name, fallback)`: `A` and `AAAA` only. Etcha also answers `CNAME` and `TXT`;
-/// those are an error here rather than a fallback, so a pattern that needs them fails visibly.
+/// `getRecord(type, name, fallback)`, with Etcha's types: `A` and `AAAA` (the sorted addresses),
+/// `CNAME` (the canonical name, in a one-element array) and `TXT` (the sorted texts). Any other
+/// type, `MX` included, is unknown, as in Etcha's code.
 private func getRecordCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
     -> OpaquePointer?
 {
@@ -236,25 +241,32 @@ private func getRecordCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, s
     context.readOutside = true
     guard let argv, case .string(let type) = context.scalar(argv[0]), case .string(let name) = context.scalar(argv[1])
     else { return context.failure("getRecord: the type and the name must be strings", success) }
-    let family: Int32
+    let found: Result<[String], DNSLookup.Failure>
     switch type.lowercased() {
-    case "a": family = AF_INET
-    case "aaaa": family = AF_INET6
-    case "cname", "txt", "mx":
-        return context.failure("getRecord: \(type) records are not supported yet (A and AAAA are)", success)
+    case "a":
+        found = NativeFunctions.addresses(of: name, family: AF_INET).map { .success($0) } ?? .failure(.notFound(name))
+    case "aaaa":
+        found = NativeFunctions.addresses(of: name, family: AF_INET6).map { .success($0) } ?? .failure(.notFound(name))
+    case "cname", "txt":
+        let resolver = context.natives.resolver ?? .system()
+        found = Result { type.lowercased() == "txt" ? try resolver.txt(name) : [try resolver.cname(name)] }
+            .mapError { $0 as? DNSLookup.Failure ?? .notFound(name) }
     default:
         return context.failure("getRecord: unknown type: \(type.lowercased())", success)
     }
-    success?.pointee = 1
-    if let found = NativeFunctions.addresses(of: name, family: family) {
-        return context.make(.array(found.map(JSON.string)))
+    switch found {
+    case .success(let records):
+        success?.pointee = 1
+        return context.make(.array(records.map(JSON.string)))
+    case .failure(let failure):
+        let fallback = context.scalar(argv[2])
+        guard fallback != .null else {
+            return context.failure(
+                "getRecord: no \(type.uppercased()) record for \(name) (\(failure)) and no fallback provided", success)
+        }
+        success?.pointee = 1
+        return context.make(fallback)
     }
-    let fallback = context.scalar(argv[2])
-    guard fallback != .null else {
-        return context.failure(
-            "getRecord: no \(type.uppercased()) record for \(name) and no fallback provided", success)
-    }
-    return context.make(fallback)
 }
 
 private func regexMatchCallback(
