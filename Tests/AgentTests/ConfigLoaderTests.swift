@@ -263,6 +263,23 @@ import Testing
         #expect(broken.contains("line 1, column"), "\(broken)")
     }
 
+    /// `-c a.json,b.jsonnet`: each file laid over the ones before it, as Etcha reads the list.
+    @Test func aCommaSeparatedListOfFilesIsMergedInOrder() throws {
+        let dir = TemporaryDirectory()
+        let base = dir.write(
+            "base.json",
+            #"{"run": {"stateDir": "/base"}, "vars": {"list": ["a"]}, "sources": {"web": {"allowPush": true}}}"#)
+        let site = dir.write(
+            "site.jsonnet", "{vars: {list: ['b']}, sources: {db: {allowPush: false}}}")
+        let config = try ConfigLoader(path: "\(base),\(site)").load().config
+        #expect(config.run.stateDir == "/base")
+        #expect(config.vars["list"] == .array(["b"]))
+        #expect(config.sources.keys.sorted() == ["db", "web"])
+        let named = try ConfigLoader(path: nil, environment: ["ETCHA_CLI_CONFIGPATH": "\(site),\(base)"]).load()
+        #expect(named.config.vars["list"] == .array(["a"]))
+        #expect(throws: ConfigError.self) { try ConfigLoader(path: "\(base),\(dir.path)/missing.json").load() }
+    }
+
     @Test func badOverridesNameTheKey() {
         #expect(error(overrides: ["run_nope=1"]) == "-x run_nope: no such configuration key")
         #expect(error(overrides: ["run_stateDir"]) == "-x run_stateDir: expected KEY=VALUE")

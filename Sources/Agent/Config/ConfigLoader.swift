@@ -20,8 +20,9 @@ public struct LoadedConfig: Sendable {
 ///
 ///     let loaded = try ConfigLoader(path: nil, overrides: ["run_stateDir=/tmp/s"]).load()
 public struct ConfigLoader: Sendable {
-    /// The file, or nil for `ETCHA_CLI_CONFIGPATH`, else the nearest `etcha.jsonnet` or `etcha.json`
-    /// in the working directory or above it, as Etcha looks (none is an empty configuration).
+    /// The file, or files separated by commas; nil for `ETCHA_CLI_CONFIGPATH`, else the nearest
+    /// `etcha.jsonnet` or `etcha.json` in the working directory or above it, as Etcha looks (none is
+    /// an empty configuration).
     public var path: String?
     /// `-x` assignments, applied last.
     public var overrides: [String]
@@ -70,9 +71,19 @@ public struct ConfigLoader: Sendable {
         return LoadedConfig(config: config, staticCommands: commands, trust: trust, warnings: warnings)
     }
 
+    /// The files `path` (or `ETCHA_CLI_CONFIGPATH`) names, separated by commas as in Etcha, each
+    /// laid over the ones before it; else the nearest default file; else an empty configuration.
     private func readFile() throws(ConfigError) -> JSON {
         let named = environment.first { $0.key.uppercased() == "ETCHA_CLI_CONFIGPATH" && !$0.value.isEmpty }?.value
-        guard let file = path ?? named ?? Self.nearestDefaultFile() else { return .object([:]) }
+        guard let list = path ?? named ?? Self.nearestDefaultFile() else { return .object([:]) }
+        var tree = JSON.object([:])
+        for file in list.split(separator: ",", omittingEmptySubsequences: true).map(String.init) {
+            tree = tree.merging(try Self.read(file))
+        }
+        return tree
+    }
+
+    private static func read(_ file: String) throws(ConfigError) -> JSON {
         guard FileManager.default.isReadableFile(atPath: file) else {
             throw ConfigError("\(file): cannot read the configuration file")
         }
