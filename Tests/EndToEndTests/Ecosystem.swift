@@ -100,6 +100,12 @@ enum Ecosystem {
             #expect(config.contains(from), "the example no longer has \(from)")
             config = config.replacingOccurrences(of: from, with: to)
         }
+        return try prometheus(config: config, in: scratch)
+    }
+
+    /// Starts Debian's Prometheus on a free port with `config` (checked by promtool first), in
+    /// `scratch`. Returns the process (terminate it) and the port of its web API.
+    static func prometheus(config: String, in scratch: Scratch) throws -> (Process, Int) {
         let configPath = scratch.write("prometheus.yml", config)
         let checked = try sh("promtool check config '\(configPath)'")
         #expect(checked.status == 0, "\(checked.output)")

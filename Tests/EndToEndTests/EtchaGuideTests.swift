@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+
+/// Etcha's guides that run listen mode, step by step with the same keys, `-x` overrides and verbs,
+/// at both of Etcha's versions (``EtchaTutorialTests/Version``). Patterns and files are this
+/// test's own.
+@Suite struct EtchaGuideTests {
+    typealias Version = EtchaTutorialTests.Version
+
+    /// "Running commands": static source commands (at startup, periodically, with `checkOnly` and
+    /// `triggerOnly`), then ad-hoc pushed commands to a source with `noRemove` and `noRestore`.
+    @Test(arguments: Version.allCases)
+    func runCommandsWithoutAPatternAsTheGuideDoes(version: Version) throws {
+        let scratch = Scratch()
+        let work = scratch.path
+        scratch.write("README.md", "read me\n")
+        let signer = try Binary.generateKeys(kid: "guide")
+        let every = version == .v2024 ? #""runFrequencySec": 1"# : #""runFrequency": "1s""#
+        scratch.write(
+            "etcha.json",
+            """
+            {"run": {"verifyKeys": ["\(signer.public)"], "stateDir": "\(work)/state"},
+             "sources": {
+               "100static": {\(every), "commands": [
+                 {"id": "as written", "change": "touch \(work)/as-written"},
+                 {"id": "tick", "always": true, "change": "echo tick >> \(work)/ticks"}]},
+               "checked": {"checkOnly": true, "commands": [{"id": "c", "check": "false", "change": "touch \(work)/checked"}]},
+               "triggered": {"triggerOnly": true, "commands": [{"id": "t", "change": "touch \(work)/triggered"}]},
+               "mysource": {"allowPush": true, "noRemove": true, "noRestore": true}
+             }}
+            """)
+        func listen() throws -> (Binary.Running, String) {
+            let agent = try Binary.start(
+                ["-x", "\(version.listenKey)=127.0.0.1:0", "run"], in: work, environment: [:])
+            return (agent, Binary.port(of: agent))
+        }
+        var (agent, port) = try listen()
+        defer { agent.stop() }
+        try #require(!port.isEmpty, "\(agent.stderr)")
+
+        // Static commands run at startup and then every second; check-only and trigger-only ones do
+        // not change. The guide's example command has neither a check nor `always`: Etcha's code
+        // never runs such a change (nothing says it must), and neither does this.
+        #expect(
+            Ecosystem.eventually(within: 15) { (scratch.read("ticks") ?? "").split(separator: "\n").count >= 2 },
+            "\(agent.stderr)")
+        #expect(scratch.read("as-written") == nil)
+        #expect(scratch.read("checked") == nil && scratch.read("triggered") == nil)
+
+        // A pattern pushed first, then an ad-hoc command replacing it: with noRemove, its remove never runs.
+        scratch.write(
+            "kept.jsonnet",
+            "{run: [{id: 'keep', always: true, change: 'touch \(work)/kept', remove: 'rm \(work)/kept'}]}")
+        let push = ["-x", "build_signingKey=\(signer.private)", "-x", "\(version.skipVerifyKey)=true", "push", "-h"]
+        let kept = try Binary.run(push + ["127.0.0.1:\(port)", "mysource", "kept.jsonnet"], in: work)
+        #expect(kept.status == 0 && scratch.read("kept") != nil, "\(kept.stderr)")
+        let listed = try Binary.run(push + ["127.0.0.1:\(port)", "mysource", "ls"], in: work)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(
+            listed.stdout.hasPrefix("127.0.0.1:\(port):\n") && listed.stdout.contains("README.md"), "\(listed.stdout)")
+        #expect(scratch.read("kept") != nil)
+        let appended = try Binary.run(push + ["127.0.0.1:\(port)", "mysource", "echo once >> \(work)/adhoc"], in: work)
+        #expect(appended.status == 0 && scratch.read("adhoc") == "once\n", "\(appended.stderr)")
+
+        // With noRestore, the last pushed command does not run again when the agent starts.
+        agent.stop()
+        (agent, port) = try listen()
+        try #require(!port.isEmpty, "\(agent.stderr)")
+        let ticks = (scratch.read("ticks") ?? "").split(separator: "\n").count
+        #expect(Ecosystem.eventually(within: 15) { (scratch.read("ticks") ?? "").split(separator: "\n").count > ticks })
+        #expect(scratch.read("adhoc") == "once\n")
+    }
+
+    /// "Monitoring": a real Prometheus scrapes the agent with the guide's scrape config (the key as
+    /// a query parameter, TLS verification off for the self-signed certificate), and the guide's
+    /// "a source is pushed" rule fires with the labels its annotations name.
+    @Test(arguments: Version.allCases)
+    func monitorAnAgentAsTheGuideDoes(version: Version) throws {
+        let scratch = Scratch()
+        let work = scratch.path
+        let signer = try Binary.generateKeys(kid: "pusher")
+        let metricsKey = version == .v2024 ? "run_systemMetricsSecret" : "run_systemMetricsKey"
+        let agent = try Binary.start(
+            [
+                "-x", "\(metricsKey)=secret", "-x", "\(version.listenKey)=127.0.0.1:0",
+                "-x", #"run_verifyKeys=[""# + signer.public + #""]"#, "-x", "run_stateDir=\(work)/state",
+                "-x", #"sources_web={"allowPush": true}"#, "run",
+            ],
+            in: work, environment: [:])
+        defer { agent.stop() }
+        let port = Binary.port(of: agent)
+        try #require(!port.isEmpty, "\(agent.stderr)")
+
+        scratch.write(
+            "etcha.rules.yml",
+            """
+            groups:
+              - name: etcha
+                rules:
+                  - alert: EtchaShellActive
+                    expr: 'etcha_sources_shells == 1'
+                    annotations:
+                      summary: '{{ $labels.instance }} has an active Etcha shell session'
+                  - alert: EtchaSourcePushed
+                    expr: 'changes(etcha_sources_total[2m]) != 0'
+                    annotations:
+                      public_key: '{{ $labels.public_key }}'
+                      remote_addr: '{{ $labels.remote_addr }}'
+                      source: '{{ $labels.name }}'
+                      trigger: '{{ $labels.trigger }}'
+            """)
+        let (prometheus, webPort) = try Ecosystem.prometheus(
+            config: """
+                global: {scrape_interval: 1s, evaluation_interval: 1s}
+                rule_files: ['\(work)/etcha.rules.yml']
+                scrape_configs:
+                  - job_name: etcha
+                    metrics_path: /etcha/v1/system/metrics
+                    params:
+                      key:
+                        - secret
+                    scheme: https
+                    static_configs:
+                      - targets: ['127.0.0.1:\(port)']
+                    tls_config:
+                      insecure_skip_verify: true
+                """, in: scratch)
+        defer {
+            prometheus.terminate()
+            prometheus.waitUntilExit()
+        }
+        let api = "http://127.0.0.1:\(webPort)/api/v1"
+        func query(_ promQL: String) -> [[String: Any]] {
+            let encoded = promQL.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let data = (Ecosystem.json(api + "/query?query=" + encoded) as? [String: Any])?["data"] as? [String: Any]
+            return data?["result"] as? [[String: Any]] ?? []
+        }
+        #expect(
+            Ecosystem.eventually(within: 60) { !query(#"up{job="etcha"} == 1"#).isEmpty },
+            "\(scratch.read("prometheus.log") ?? "")")
+
+        // Two pushes, scraped apart, so that the counter changes inside the rule's window.
+        scratch.write("pattern.jsonnet", "{run: [{id: 'pushed', always: true, change: 'true'}]}")
+        let push = [
+            "-x", "build_signingKey=\(signer.private)", "-x", "\(version.skipVerifyKey)=true", "push", "-h",
+            "127.0.0.1:\(port)", "web", "pattern.jsonnet",
+        ]
+        #expect(try Binary.run(push, in: work).status == 0)
+        #expect(Ecosystem.eventually(within: 30) { !query(#"etcha_sources_total{name="web",trigger="push"}"#).isEmpty })
+        #expect(try Binary.run(push, in: work).status == 0)
+        func pushedAlerts() -> [[String: String]] {
+            let data = (Ecosystem.json(api + "/alerts") as? [String: Any])?["data"] as? [String: Any]
+            let alerts = data?["alerts"] as? [[String: Any]] ?? []
+            return alerts.compactMap { $0["labels"] as? [String: String] }.filter {
+                $0["alertname"] == "EtchaSourcePushed"
+            }
+        }
+        #expect(Ecosystem.eventually(within: 30) { !pushedAlerts().isEmpty })
+        let labels = pushedAlerts().first ?? [:]
+        #expect(labels["name"] == "web" && labels["trigger"] == "push" && labels["public_key"] == "pusher", "\(labels)")
+        #expect(labels["remote_addr"]?.hasPrefix("127.0.0.1") == true, "\(labels)")
+
+        // The metric families and labels the guide lists.
+        for labelled in [
+            #"etcha_commands_total{id="pushed",mode="change",error="0",source="web",public_key="pusher"}"#,
+            #"etcha_sources_commands{name="web",mode="change",trigger="push"}"#,
+        ] {
+            #expect(!query(labelled).isEmpty, "\(labelled)")
+        }
+        #expect(query("etcha_sources_shells == 1").isEmpty)
+    }
+}
