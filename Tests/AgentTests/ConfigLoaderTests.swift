@@ -257,10 +257,24 @@ import Testing
     @Test func aParseErrorNamesThePositionNotAType() throws {
         let nested = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
         let deep = try #require(error("{\"sources\":\n \(nested)}"))
-        #expect(deep.contains("line 2, column"), "\(deep)")
-        #expect(!deep.contains("JSONParseError"), "\(deep)")
+        #expect(deep.contains("etcha.json:2:"), "\(deep)")
         let broken = try #require(error("{\"run\": {\"stateDir\": }}"))
-        #expect(broken.contains("line 1, column"), "\(broken)")
+        #expect(broken.contains("etcha.json:1:22"), "\(broken)")
+        #expect(broken.components(separatedBy: "etcha.json").count == 2, "the file named once: \(broken)")
+    }
+
+    /// An `etcha.json` is read as Jsonnet, as Etcha reads it: the trailing commas of Etcha's
+    /// examples and comments load.
+    @Test func aJSONFileWithTrailingCommasLoadsAsInEtcha() throws {
+        let config = try load(
+            """
+            {
+              // as in Etcha's shell guide
+              "sources": {"debug": {"shell": "/bin/bash",},},
+            }
+            """
+        ).config
+        #expect(config.sources["debug"]?.shell == .string("/bin/bash"))
     }
 
     /// `-c a.json,b.jsonnet`: each file laid over the ones before it, as Etcha reads the list.

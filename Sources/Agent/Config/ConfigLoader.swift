@@ -14,7 +14,7 @@ public struct LoadedConfig: Sendable {
     public var warnings: [String]
 }
 
-/// Reads the configuration: the file (JSON, or Jsonnet by extension), then `ETCHA_*` environment
+/// Reads the configuration: the files (Jsonnet, which JSON is), then `ETCHA_*` environment
 /// overrides, then `-x` overrides; checks every key against ``ConfigSchema``, fills defaults,
 /// decodes and validates. Any problem is a ``ConfigError`` naming the key path.
 ///
@@ -83,26 +83,20 @@ public struct ConfigLoader: Sendable {
         return tree
     }
 
+    /// One file, evaluated as Jsonnet whatever its extension, as Etcha reads configuration files:
+    /// JSON is Jsonnet, and so an `etcha.json` with trailing commas or comments (as in Etcha's
+    /// examples) loads as it does there.
     private static func read(_ file: String) throws(ConfigError) -> JSON {
         guard FileManager.default.isReadableFile(atPath: file) else {
             throw ConfigError("\(file): cannot read the configuration file")
         }
         let tree: JSON
-        if file.hasSuffix(".json") {
-            guard let data = FileManager.default.contents(atPath: file) else {
-                throw ConfigError("\(file): cannot read the configuration file")
-            }
-            do {
-                tree = try JSON(parsing: data)
-            } catch {
-                throw ConfigError("\(file): not valid JSON: \(error)")
-            }
-        } else {
-            do {
-                tree = try JSON(parsing: Jsonnet.evaluate(file: file, natives: NativeFunctions(config: .null)))
-            } catch {
-                throw ConfigError("\(file): \(error)")
-            }
+        do {
+            tree = try JSON(parsing: Jsonnet.evaluate(file: file, natives: NativeFunctions(config: .null)))
+        } catch {
+            // Jsonnet's own messages start with the file and position.
+            let message = "\(error)"
+            throw ConfigError(message.contains(file) ? message : "\(file): \(message)")
         }
         guard tree.object != nil else { throw ConfigError("\(file): the configuration must be an object") }
         return tree
