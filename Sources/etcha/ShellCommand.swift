@@ -10,10 +10,11 @@ struct ShellCommand: AsyncParsableCommand {
         commandName: "shell",
         abstract: "Open a shell on a host's source, authenticated by build.signingKey.",
         discussion: """
-            The host is -h HOST[:PORT] (port 4000 unless given) or the name of a targets entry; without -h, \
-            the one target whose sourcePatterns has SOURCE. On a terminal, the local terminal is put in raw \
-            mode (restored on exit) and resizes are forwarded. With standard input from a pipe, it is \
-            forwarded as it comes and end of input is sent as Ctrl-D. Exits 0 when the remote shell exits.
+            The host is -h HOST[:PORT] (port 4000 unless given) or the name of a targets entry, also \
+            accepted after SOURCE as in Etcha's guide; without it, the one target whose sourcePatterns has \
+            SOURCE. On a terminal, the local terminal is put in raw mode (restored on exit) and resizes are \
+            forwarded. With standard input from a pipe, it is forwarded as it comes and end of input is sent \
+            as Ctrl-D. Exits 0 when the remote shell exits.
             """,
         helpNames: [.long])
 
@@ -23,6 +24,8 @@ struct ShellCommand: AsyncParsableCommand {
         name: .customShort("h"), help: ArgumentHelp("Host, HOST[:PORT], or a targets entry's name.", valueName: "host"))
     var host: String?
     @Argument(help: "Source name on the host (it must set shell).") var source: String
+    @Argument(help: ArgumentHelp("The host, as -h, written after the source as Etcha's guide does.", valueName: "host"))
+    var hostAfterSource: String?
 
     func run() async throws {
         let (loaded, _) = try global.load()
@@ -55,7 +58,8 @@ struct ShellCommand: AsyncParsableCommand {
             let hostname = (target.hostname.isEmpty ? name : target.hostname) + config.build.pushDomainSuffix
             return (PushClient.address(hostname, port: target.port), target.insecure, target.pathShell)
         }
-        if let host {
+        if host != nil && hostAfterSource != nil { throw CLIError("give the host once: -h HOST or after SOURCE") }
+        if let host = host ?? hostAfterSource {
             if let target = config.targets[host] { return endpoint(host, target) }
             return (host, false, "/etcha/v1/shell")
         }

@@ -170,3 +170,54 @@ import Testing
         #expect(query("etcha_sources_shells == 1").isEmpty)
     }
 }
+
+extension EtchaGuideTests {
+    /// "Shell access" (current docs only): a source with a `shell` and an `exec` user, written as the
+    /// guide writes it (trailing commas in `etcha.json`), opened with `etcha shell SOURCE HOST`
+    /// by address and by target name.
+    @Test func openAShellAsTheGuideDoes() throws {
+        let scratch = Scratch()
+        let work = scratch.path
+        let signer = try Binary.generateKeys(kid: "operator")
+        let root = getuid() == 0
+        let user = root ? "nobody" : String(cString: getpwuid(getuid())!.pointee.pw_name)
+        scratch.write(
+            "etcha.json",
+            """
+            {
+              "run": {"verifyKeys": ["\(signer.public)"], "stateDir": "\(work)/state"},
+              "sources": {
+                "debug": {
+                  "exec": {
+                    \(root ? #""group": "nogroup", "user": "nobody","# : "")
+                  },
+                  "shell": "/bin/bash",
+                },
+              }
+            }
+            """)
+        let agent = try Binary.start(
+            ["-x", "httpServer_listenAddress=127.0.0.1:0", "run"], in: work, environment: [:])
+        defer { agent.stop() }
+        let port = Binary.port(of: agent)
+        try #require(!port.isEmpty, "\(agent.stderr)")
+
+        scratch.write("client.json", "{}")
+        let client = [
+            "-c", "client.json", "-x", "build_signingKey=\(signer.private)", "-x", "httpClient_tlsSkipVerify=true",
+            "-x", #"targets_myhost={"hostname": "127.0.0.1", "port": "# + port + "}",
+        ]
+        for host in ["127.0.0.1:\(port)", "myhost"] {
+            let keyboard = Pipe()
+            let shell = try Binary.start(
+                client + ["shell", "debug", host], in: work, environment: [:], stdin: keyboard)
+            try keyboard.fileHandleForWriting.write(contentsOf: Data("id -un; echo $0\nexit\n".utf8))
+            let outcome = Binary.wait(for: shell, timeout: 30)
+            #expect(outcome.status == 0, "\(host): \(outcome.stderr)")
+            let lines = outcome.stdout.split(whereSeparator: \.isNewline).map(String.init)
+            #expect(lines.contains { $0.hasSuffix(user) }, "\(host): \(outcome.stdout)")
+            #expect(lines.contains { $0.hasSuffix("/bin/bash") || $0.hasSuffix("bash") }, "\(host): \(outcome.stdout)")
+        }
+        #expect(try Binary.run(client + ["shell", "-h", "myhost", "debug", "myhost"], in: work).status != 0)
+    }
+}
