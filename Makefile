@@ -65,7 +65,10 @@ bench: deps
 # Fuzz/corpus/TARGET and both this and FuzzCorpusTests (make check) replay it.
 # Leak reports are off: LeakSanitizer flags Swift's lazily made globals (never freed by design), and
 # what the fuzzer hunts here is crashes, hangs and runaway memory (-rss_limit_mb, -timeout).
+# The touch makes SwiftPM plan the build again: it does not otherwise see source files added to the
+# agent's package (a path dependency here) since its last plan in .build-fuzz.
 fuzz: deps
+	touch Fuzz/Package.swift
 	swift build --package-path Fuzz --build-path .build-fuzz -Xswiftc -sanitize=fuzzer,address \
 		-Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld --product EtchaFuzz
 	@for target in jwt config; do \
