@@ -13,12 +13,14 @@ struct BuildCommand: AsyncParsableCommand {
 
     @Argument(help: "Pattern file (.jsonnet).") var pattern: String
     @Argument(help: "Where to write the JWT (default: the pattern's buildOutput, else etcha.jwt).") var output: String?
+    @Argument(help: "A source whose exec the build commands run under, as in Etcha's current docs.") var source: String?
 
     func run() async throws {
         let (loaded, logger) = try global.load()
         let built: PatternBuilder.Output
         do {
-            built = try await PatternBuilder(config: loaded.config, logger: logger).build(.file(pattern))
+            built = try await PatternBuilder(config: loaded.config, logger: logger).build(
+                .file(pattern), destination: output, source: source)
         } catch {
             throw CLIError(error.description)
         }

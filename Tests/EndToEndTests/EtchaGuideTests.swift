@@ -221,3 +221,82 @@ extension EtchaGuideTests {
         #expect(try Binary.run(client + ["shell", "-h", "myhost", "debug", "myhost"], in: work).status != 0)
     }
 }
+
+extension EtchaGuideTests {
+    /// "Building patterns": the signing key read from a Vault-like HTTP API by the configuration
+    /// itself (a URL with an `#x-vault-token:` header, the token from the environment), then
+    /// `build PATTERN OUT SOURCE` with the source's exec, `buildManifest`, `runEnv_myapp` and
+    /// `subject` in the token. The Vault stand-in is nginx on loopback, answering only with the token.
+    @Test(arguments: Version.allCases)
+    func buildWithAKeyFromVaultAsTheGuideDoes(version: Version) throws {
+        let scratch = Scratch()
+        let work = scratch.path
+        let signer = try Binary.generateKeys(kid: "vault")
+        let port = Ecosystem.freePort()
+        scratch.write("www/secret.json", #"{"data": {"private_key": ""# + signer.private + #""}}"#)
+        let vault = try Ecosystem.nginx(
+            server: """
+                listen 127.0.0.1:\(port);
+                location = /v1/kv/secret/etcha {
+                  if ($http_x_vault_token != "s3cret") { return 403; }
+                  alias \(work)/www/secret.json;
+                }
+                """, in: scratch)
+        defer { Ecosystem.stopNginx(vault) }
+        // Etcha 2024 reads URLs with getFile (its getPath took no argument); its current docs use getPath.
+        let fetch = version == .v2024 ? "getFile" : "getPath"
+        scratch.write(
+            "config.jsonnet",
+            """
+            local getEnv(key) = std.native('getEnv')(key, null);
+            local fetch(path, fallback=null) = std.native('\(fetch)')(path, fallback);
+            {
+              build: {
+                signingKey: std.parseJson(fetch('http://127.0.0.1:\(port)/v1/kv/secret/etcha#x-vault-token:%s' % getEnv('VAULT_TOKEN'))).data.private_key,
+              },
+              run: {verifyKeys: ['\(signer.public)']},
+              sources: {myapp: {exec: {command: '/bin/sh -c', env: {FLAVOR: 'guide'}}}},
+            }
+            """)
+        scratch.write(
+            "patterns/myapp.jsonnet",
+            """
+            local app_name = 'myapp';
+            local restart(name) = {change: 'systemctl restart %s' % name, id: 'restart %s' % name};
+            {
+              build: [
+                {always: true, change: 'echo built-${FLAVOR:-plain}', id: 'build %s' % app_name,
+                 onChange: ['etcha:buildManifest', 'etcha:runEnv_myapp']},
+                {always: true, change: 'echo %s' % std.native('getConfig')().vars.dstPath, id: 'where',
+                 onChange: ['etcha:runVar_dst']},
+              ],
+              subject: app_name,
+              run: [
+                {change: 'curl -L https://s3.example.com/myapp_v2 -o /myapp', check: 'myapp --version | grep v2',
+                 id: 'copy %s v2' % app_name, onChange: ['restart myapp']},
+                restart(app_name),
+              ],
+            }
+            """)
+        let environment = ["VAULT_TOKEN": "s3cret"]
+        let source = version == .v2024 ? [] : ["myapp"]
+        let built = try Binary.run(
+            ["-c", "config.jsonnet", "build", "patterns/myapp.jsonnet", "myapp.jwt"] + source, in: work,
+            environment: environment)
+        #expect(built.status == 0, "\(built.stderr)")
+        let shown = try Binary.run(["-c", "config.jsonnet", "jwt", "myapp.jwt"], in: work, environment: environment)
+        #expect(shown.status == 0, "\(shown.stderr)")
+        let claims = EtchaTutorialTests.object(shown.stdout)
+        let flavor = version == .v2024 ? "plain" : "guide"
+        #expect(claims["etchaBuildManifest"] as? String == "built-\(flavor)\n", "\(shown.stdout)")
+        #expect(claims["etchaRunEnv"] as? [String: String] == ["myapp": "built-\(flavor)"])
+        #expect((claims["etchaRunVars"] as? [String: String])?["dst"] == "\(work)/myapp.jwt")
+        #expect(claims["sub"] as? String == "myapp")
+
+        // Without the token, Vault refuses, and the configuration cannot get its key.
+        let refused = try Binary.run(
+            ["-c", "config.jsonnet", "build", "patterns/myapp.jsonnet", "other.jwt"], in: work,
+            environment: ["VAULT_TOKEN": "wrong"])
+        #expect(refused.status != 0 && scratch.read("other.jwt") == nil, "\(refused.stderr)")
+    }
+}

@@ -49,27 +49,41 @@ public struct PatternBuilder: Sendable {
         }
     }
 
-    /// Builds and signs `input`. Rendering sees `srcDir` and `srcPath` for a file; for a push, it
-    /// also sees `source`, `target` and the target's `vars`, which then go into `etchaRunVars`
-    /// too, so the node renders the pattern with them (Etcha's "mono pattern").
+    /// Builds and signs `input`. Rendering sees `srcDir` and `srcPath` for a file, and `dstDir` and
+    /// `dstPath` for the JWT's `destination`. For a push, it also sees `source`, `target` and the
+    /// target's `vars`, which then go into `etchaRunVars` too, so the node renders the pattern with
+    /// them (Etcha's "mono pattern"). `source` (`etcha build PATTERN OUT SOURCE`) names the source
+    /// whose `exec` the build commands run under and whose name the pattern sees.
     public func build(
-        _ input: PatternSource, for push: PushTarget? = nil, now: Int = Int(Date().timeIntervalSince1970)
+        _ input: PatternSource, for push: PushTarget? = nil, destination: String? = nil, source: String? = nil,
+        now: Int = Int(Date().timeIntervalSince1970)
     ) async throws(CommandError) -> Output {
         let signingCommands = try Command.list(from: config.build.signingCommands, path: "build.signingCommands")
         let key = signingCommands.isEmpty ? try config.signingKey() : nil
-        let exec = ResolvedExec(topLevel: config.exec)
+        var exec = ResolvedExec(topLevel: config.exec)
+        if let source {
+            guard let settings = config.sources[source] else {
+                throw CommandError(.invalid, "no source \(source) in the configuration")
+            }
+            exec = exec.overridden(by: settings.exec, at: "sources.\(source).exec") { logger.warning("\($0)") }
+        }
         var added: [String: JSON] = [:]
         if case .file(let path) = input {
             let absolute = URL(fileURLWithPath: path).standardizedFileURL
             added["srcPath"] = .string(absolute.path)
             added["srcDir"] = .string(absolute.deletingLastPathComponent().path)
         }
+        if let destination {
+            let absolute = URL(fileURLWithPath: destination).standardizedFileURL
+            added["dstPath"] = .string(absolute.path)
+            added["dstDir"] = .string(absolute.deletingLastPathComponent().path)
+        }
         if let push { added["target"] = .string(push.target) }
         let targetName = push?.configured == true ? push?.target : nil
         let rendered = try PatternRenderer.render(
             input,
             configuration: PatternRenderer.configuration(
-                config: config, source: push?.source ?? "", exec: exec, target: targetName, added: added))
+                config: config, source: push?.source ?? source ?? "", exec: exec, target: targetName, added: added))
         let pattern = rendered.pattern
         let built = try await runBuild(commandsOf: pattern, exec: exec)
         var runVars = built.runVars
