@@ -300,3 +300,87 @@ extension EtchaGuideTests {
         #expect(refused.status != 0 && scratch.read("other.jwt") == nil, "\(refused.stderr)")
     }
 }
+
+extension EtchaGuideTests {
+    /// "Running patterns", remote run: a configuration with trailing commas and two verify keys;
+    /// a push answered with the result object; events dispatched to sources alphabetically, never
+    /// to the sender, and never again from a handler's own events; a webhook path shared by two
+    /// sources, tried alphabetically until one answers, and a path nobody answers (404); and
+    /// `etcha run -o`, pulling once as from a cron job.
+    @Test(arguments: Version.allCases)
+    func runPatternsRemotelyAsTheGuideDoes(version: Version) throws {
+        let scratch = Scratch()
+        let work = scratch.path
+        let signer = try Binary.generateKeys(kid: "ops")
+        let spare = try Binary.generateKeys(kid: "spare")
+        func log(_ name: String) -> String { "echo \(name) >> \(work)/log" }
+        scratch.write(
+            "etcha.json",
+            """
+            {
+              "run": {
+                "verifyKeys": ["\(spare.public)", "\(signer.public)",],
+                "stateDir": "\(work)/state",
+              },
+              "exec": {"command": "/bin/sh -c"},
+              "sources": {
+                "emitter": {"allowPush": true, "eventsSend": ".*", "eventsReceive": ["deploy"]},
+                "zhandler": {"eventsReceive": ["deploy"], "triggerOnly": true,
+                             "commands": [{"id": "z", "always": true, "change": "\(log("zhandler"))"}]},
+                "ahandler": {"eventsReceive": ["deploy"], "eventsSend": ".*", "triggerOnly": true,
+                             "commands": [{"id": "a", "always": true, "change": "\(log("ahandler"))",
+                                           "onChange": ["etcha:deploy"]}]},
+                "pattern2": {"webhookPaths": ["/mypath"], "triggerOnly": true,
+                             "commands": [{"id": "answer", "always": true, "change": "\(log("pattern2")); echo from pattern2",
+                                           "onChange": ["etcha:webhookBody"]}]},
+                "pattern1": {"webhookPaths": ["/mypath"], "triggerOnly": true,
+                             "commands": [{"id": "quiet", "always": true, "change": "\(log("pattern1"))"}]},
+                "silent": {"webhookPaths": ["/nobody"], "triggerOnly": true,
+                           "commands": [{"id": "quiet", "always": true, "change": "true"}]},
+              },
+            }
+            """)
+        let agent = try Binary.start(["-x", "\(version.listenKey)=127.0.0.1:0", "run"], in: work, environment: [:])
+        defer { agent.stop() }
+        let port = Binary.port(of: agent)
+        try #require(!port.isEmpty, "\(agent.stderr)")
+
+        // A push, answered with the result object; its event reaches the handlers in name order.
+        scratch.write(
+            "emit.jsonnet",
+            "{run: [{id: 'emit', always: true, change: '\(log("emitter"))', onChange: ['etcha:deploy']}]}")
+        let built = try Binary.run(
+            ["-x", "build_signingKey=\(signer.private)", "build", "emit.jsonnet", "emit.jwt"], in: work)
+        #expect(built.status == 0, "\(built.stderr)")
+        let pushed = try Ecosystem.sh(
+            "curl -sk -X POST --data-binary @emit.jwt https://127.0.0.1:\(port)/etcha/v1/push/emitter", in: work)
+        let answer = EtchaTutorialTests.object(pushed.output)
+        #expect(answer["changedIDs"] as? [String] == ["emit"], "\(pushed.output)")
+        #expect(
+            answer["removedIDs"] as? [String] == [] && answer["err"] as? String == ""
+                && answer["exit"] as? Bool == false)
+        #expect(Ecosystem.eventually(within: 10) { scratch.read("log") == "emitter\nahandler\nzhandler\n" })
+        usleep(500_000)
+        #expect(scratch.read("log") == "emitter\nahandler\nzhandler\n", "each once, in name order")
+
+        // One webhook path, two sources: pattern1 answers nothing, so pattern2 answers.
+        try FileManager.default.removeItem(atPath: "\(work)/log")
+        let hook = try Ecosystem.sh("curl -sk https://127.0.0.1:\(port)/mypath")
+        #expect(hook.output == "from pattern2\n", "\(hook.output)")
+        #expect(scratch.read("log") == "pattern1\npattern2\n")
+        let nobody = try Ecosystem.sh("curl -sk -o /dev/null -w '%{http_code}' https://127.0.0.1:\(port)/nobody")
+        #expect(nobody.output == "404")
+        agent.stop()
+
+        // Pulling once, as from a cron job or a timer: `run -o` runs the pulled pattern and exits.
+        try FileManager.default.removeItem(atPath: "\(work)/log")
+        let every = version == .v2024 ? #""runFrequencySec": 60"# : #""runFrequency": "60s""#
+        let once = try Binary.run(
+            [
+                "-x", #"sources={"myapp1": {"pullPaths": [""# + "\(work)/emit.jwt" + #""], "# + every + "}}",
+                "-x", "\(version.listenKey)=127.0.0.1:0", "run", "-o",
+            ], in: work, timeout: 30)
+        #expect(once.status == 0, "\(once.stderr)")
+        #expect(scratch.read("log") == "emitter\n")
+    }
+}
