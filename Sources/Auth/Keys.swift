@@ -29,7 +29,7 @@ public struct KeyError: Error, CustomStringConvertible, Sendable, Equatable {
 }
 
 /// A verify key: `ed25519public:…`, `ecp256public:…` or `rsa2048public:…`, standard base64 of PKIX
-/// (SubjectPublicKeyInfo) DER, then an optional `:KID`.
+/// (SubjectPublicKeyInfo) DER (or, for Ed25519, of the bare 32-byte key), then an optional `:KID`.
 public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
     /// The key type.
     public let algorithm: KeyAlgorithm
@@ -47,7 +47,9 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
         else {
             throw KeyError("\"\(type)\" is not a public key type (ed25519public, ecp256public, rsa2048public)")
         }
-        try self.init(algorithm: algorithm, id: id, der: der)
+        // A bare 32-byte Ed25519 key (as OpenBao exports one) is taken, as Etcha takes it.
+        let raw = algorithm == .ed25519 && der.count == 32
+        try self.init(algorithm: algorithm, id: id, der: raw ? Self.ed25519Prefix + der : der)
     }
 
     init(algorithm: KeyAlgorithm, id: String, der: [UInt8]) throws(KeyError) {
@@ -118,7 +120,7 @@ public struct PublicKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A signing key: `ed25519private:…`, `ecp256private:…` or `rsa2048private:…`, standard base64 of
-/// PKCS #8 DER, then an optional `:KID`.
+/// PKCS #8 DER (or, for Ed25519, of Go's bare 64-byte seed and public key), then an optional `:KID`.
 public struct PrivateKey: Sendable {
     /// The key type.
     public let algorithm: KeyAlgorithm
@@ -136,8 +138,16 @@ public struct PrivateKey: Sendable {
         }
         self.algorithm = algorithm
         self.id = id
-        self.der = der
-        _ = try publicKeyDER()
+        guard algorithm == .ed25519, der.count == 64 else {
+            self.der = der
+            _ = try publicKeyDER()
+            return
+        }
+        // Go's bare 64-byte Ed25519 form, seed then public key, as Etcha takes it; the halves must agree.
+        self.der = Self.ed25519Prefix + der.prefix(32)
+        guard try publicKeyDER().suffix(32).elementsEqual(der.suffix(32)) else {
+            throw KeyError("the Ed25519 key's public half does not match its seed")
+        }
     }
 
     private init(algorithm: KeyAlgorithm, id: String, der: [UInt8]) {

@@ -21,6 +21,28 @@ let tutorialPublic = "ed25519public:MCowBQYDK2VwAyEAw7eTEuEH0+TfgtX3zB+JZVnYD0es
         #expect(privateKey.keyString == tutorialPrivate)
     }
 
+    /// Bare Ed25519 keys, as Etcha's OpenBao guide adds an exported key to verifyKeys: 32 bytes
+    /// public, Go's 64 bytes (seed, public) private; halves that disagree are refused.
+    @Test func bareEd25519KeysAreTakenAsEtchaTakesThem() throws {
+        let key = try PrivateKey(parsing: tutorialPrivate)
+        let publicRaw = Array(key.publicKey.der.suffix(32))
+        let seed = Array(Data(base64Encoded: tutorialPrivate.split(separator: ":")[1].description)!.suffix(32))
+        let bare = try PublicKey(parsing: "ed25519public:\(Data(publicRaw).base64EncodedString()):vault")
+        #expect(bare.der == key.publicKey.der && bare.id == "vault")
+        let message = Array("payload".utf8)
+        #expect(bare.isValidSignature(try key.sign(message), for: message))
+        let goForm = try PrivateKey(parsing: "ed25519private:\(Data(seed + publicRaw).base64EncodedString()):k")
+        #expect(goForm.publicKey.der == key.publicKey.der)
+        #expect(key.publicKey.isValidSignature(try goForm.sign(message), for: message))
+        let other = Array(try PrivateKey.generate(.ed25519, id: "").publicKey.der.suffix(32))
+        #expect(throws: KeyError.self) {
+            try PrivateKey(parsing: "ed25519private:\(Data(seed + other).base64EncodedString())")
+        }
+        #expect(throws: KeyError.self) {
+            try PublicKey(parsing: "ed25519public:\(Data(publicRaw.prefix(31)).base64EncodedString())")
+        }
+    }
+
     @Test(arguments: KeyAlgorithm.allCases)
     func generatedKeysRoundTripAndSign(algorithm: KeyAlgorithm) throws {
         let key = try PrivateKey.generate(algorithm, id: "k1")
