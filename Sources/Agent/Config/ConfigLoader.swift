@@ -83,20 +83,26 @@ public struct ConfigLoader: Sendable {
         return tree
     }
 
-    /// One file, evaluated as Jsonnet whatever its extension, as Etcha reads configuration files:
-    /// JSON is Jsonnet, and so an `etcha.json` with trailing commas or comments (as in Etcha's
-    /// examples) loads as it does there.
+    /// One file, read as Jsonnet whatever its extension, as Etcha reads configuration files: an
+    /// `etcha.json` with trailing commas or comments (as in Etcha's examples) loads as it does there.
+    /// A `.json` file that is plain JSON is parsed as such, so that libjsonnet is not loaded at
+    /// startup for it (it loads at the first render).
     private static func read(_ file: String) throws(ConfigError) -> JSON {
-        guard FileManager.default.isReadableFile(atPath: file) else {
+        guard FileManager.default.isReadableFile(atPath: file), let data = FileManager.default.contents(atPath: file)
+        else {
             throw ConfigError("\(file): cannot read the configuration file")
         }
         let tree: JSON
-        do {
-            tree = try JSON(parsing: Jsonnet.evaluate(file: file, natives: NativeFunctions(config: .null)))
-        } catch {
-            // Jsonnet's own messages start with the file and position.
-            let message = "\(error)"
-            throw ConfigError(message.contains(file) ? message : "\(file): \(message)")
+        if file.hasSuffix(".json"), let parsed = try? JSON(parsing: data) {
+            tree = parsed
+        } else {
+            do {
+                tree = try JSON(parsing: Jsonnet.evaluate(file: file, natives: NativeFunctions(config: .null)))
+            } catch {
+                // Jsonnet's own messages start with the file and position.
+                let message = "\(error)"
+                throw ConfigError(message.contains(file) ? message : "\(file): \(message)")
+            }
         }
         guard tree.object != nil else { throw ConfigError("\(file): the configuration must be an object") }
         return tree
