@@ -46,39 +46,37 @@ struct GenerateKeysCommand: ParsableCommand {
 }
 
 /// `etcha jwt`.
-struct JWTCommand: ParsableCommand {
+struct JWTCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jwt",
-        abstract:
-            "Print a JWT's claims, as Etcha does, and exit 1 (saying why on standard error) unless it verifies against run.verifyKeys."
-    )
+        abstract: """
+            Print a JWT's claims, as Etcha does; exit 1, saying why on standard error, unless it verifies \
+            (run.verifyCommands, else run.verifyKeys, and run.jwtRule).
+            """)
 
     @OptionGroup var global: GlobalOptions
 
     @Argument(help: "A JWT, or a file holding one.")
     var token: String
 
-    func run() throws {
-        let (loaded, _) = try global.load()
+    func run() async throws {
+        let (loaded, logger) = try global.load()
         let text = readToken(token)
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 3, let claims = JWT.decodeBase64URL(parts[1]),
             let claimsJSON = try? JSON(parsing: Data(claims)), claimsJSON.object != nil
         else { throw CLIError("not a JWT") }
         print(claimsJSON.text)
-        let trust = SourceTrust(keys: try verifyKeys(loaded.config))
         do {
-            let verified = try trust.verify(text)
-            FileHandle.standardError.write(
-                Data("verified by key \(verified.keyID.isEmpty ? "(no kid)" : verified.keyID)\n".utf8))
+            let verified = try await loaded.runTrust.verifyPattern(text, source: "", logger: logger)
+            let by =
+                loaded.runTrust.commands.isEmpty
+                ? "key \(verified.keyID.isEmpty ? "(no kid)" : verified.keyID)" : "run.verifyCommands"
+            FileHandle.standardError.write(Data("verified by \(by)\n".utf8))
         } catch {
             FileHandle.standardError.write(Data("not verified: \(error)\n".utf8))
             throw ExitCode(1)
         }
-    }
-
-    private func verifyKeys(_ config: Config) throws -> [PublicKey] {
-        try config.run.verifyKeys.map { try PublicKey(parsing: $0) }
     }
 }
 

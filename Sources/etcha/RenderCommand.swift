@@ -10,8 +10,8 @@ struct RenderCommand: AsyncParsableCommand {
         abstract: "Render a pattern and print it as JSON.",
         discussion: """
             PATTERN is a .jsonnet or .json file, a Jsonnet snippet of commands, or a JWT (or a file holding \
-            one), which is rendered only when it verifies against run.verifyKeys: rendering runs native \
-            functions such as getCmd.
+            one), which is rendered only when it verifies (run.verifyCommands, else run.verifyKeys): \
+            rendering runs native functions such as getCmd.
             """
     )
 
@@ -21,14 +21,13 @@ struct RenderCommand: AsyncParsableCommand {
     var pattern: String
 
     func run() async throws {
-        let (loaded, _) = try global.load()
+        let (loaded, logger) = try global.load()
         let exec = ResolvedExec(topLevel: loaded.config.exec)
         let text = readToken(pattern)
         let rendered: RenderedPattern
         if isCompactJWT(text) {
             do {
-                let keys = try loaded.config.run.verifyKeys.map { try PublicKey(parsing: $0) }
-                let signed = try SignedPattern(SourceTrust(keys: keys).verify(text))
+                let signed = try SignedPattern(await loaded.runTrust.verifyPattern(text, source: "", logger: logger))
                 rendered = try PatternRenderer.render(
                     .files(entrypoint: signed.entrypoint, files: signed.files),
                     configuration: PatternRenderer.configuration(

@@ -84,5 +84,26 @@ import Testing
         let log = agent.stderr
         #expect(log.contains("verifyCommands failed"))
         #expect(log.contains("verifyCommands printed a token other than the one given"))
+
+        // `jwt` and `render` verify with run.verifyCommands too, with no verify key configured.
+        scratch.write(
+            "cli.jsonnet",
+            """
+            {run: {verifyCommands: [{id: 'verify', always: true, onChange: ['etcha:jwt'], change: |||
+              \(Self.helpers(indent: 2))
+              header=${ETCHA_JWT%%.*}; rest=${ETCHA_JWT#*.}; payload=${rest%%.*}; sig=${rest#*.}
+              printf '%s.%s' "$header" "$payload" > \(dir)/signed
+              unb64url "$sig" > \(dir)/signature
+              openssl pkeyutl -verify -pubin -inkey \(dir)/pub.pem -rawin -in \(dir)/signed -sigfile \(dir)/signature > /dev/null
+              printf %s "$ETCHA_JWT"
+            |||}]}}
+            """)
+        let shown = try Binary.run(["-c", "cli.jsonnet", "jwt", "p.jwt"], in: dir)
+        #expect(shown.status == 0 && shown.stderr.contains("verified by run.verifyCommands"), "\(shown.stderr)")
+        let rendered = try Binary.run(["-c", "cli.jsonnet", "render", "p.jwt"], in: dir)
+        #expect(rendered.status == 0 && rendered.stdout.contains(#""id" : "ran""#), "\(rendered.stderr)")
+        scratch.write("forged.jwt", forged)
+        #expect(try Binary.run(["-c", "cli.jsonnet", "jwt", "forged.jwt"], in: dir).status == 1)
+        #expect(try Binary.run(["-c", "cli.jsonnet", "render", "forged.jwt"], in: dir).status != 0)
     }
 }

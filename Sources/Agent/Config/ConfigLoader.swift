@@ -10,6 +10,9 @@ public struct LoadedConfig: Sendable {
     public var staticCommands: [String: [Command]]
     /// Each source's verify keys (`run.verifyKeys` plus its own) and JWT rule (its own, else `run.jwtRule`).
     public var trust: [String: SourceTrust]
+    /// The trust of a token read outside any source (`etcha jwt`, `etcha render`): `run.verifyKeys`,
+    /// `run.jwtRule`, and `run.verifyCommands` under `run.verifyExec`.
+    public var runTrust: SourceTrust
     /// Things worth telling the operator that do not stop startup (ignored Etcha keys).
     public var warnings: [String]
 }
@@ -67,8 +70,9 @@ public struct ConfigLoader: Sendable {
         let complete = try Self.normalize(tree, shape: ConfigSchema.root, path: "", aliases: [:], warnings: &warnings)
         let config = try Self.decode(complete ?? .object([:]))
         let commands = try ConfigValidator.validate(config, warnings: &warnings)
-        let trust = try ConfigValidator.trust(config)
-        return LoadedConfig(config: config, staticCommands: commands, trust: trust, warnings: warnings)
+        let (runTrust, trust) = try ConfigValidator.trust(config)
+        return LoadedConfig(
+            config: config, staticCommands: commands, trust: trust, runTrust: runTrust, warnings: warnings)
     }
 
     /// The files `path` (or `ETCHA_CLI_CONFIGPATH`) names, separated by commas as in Etcha, each

@@ -83,8 +83,9 @@ enum ConfigValidator {
         return commands
     }
 
-    /// Parses every verify key, JWT rule and the signing key; a bad one names its key path.
-    static func trust(_ config: Config) throws(ConfigError) -> [String: SourceTrust] {
+    /// Parses every verify key, JWT rule and the signing key; a bad one names its key path. Returns
+    /// the trust of the top level and of each source.
+    static func trust(_ config: Config) throws(ConfigError) -> (run: SourceTrust, sources: [String: SourceTrust]) {
         let global = try keys(config.run.verifyKeys, path: "run.verifyKeys")
         let globalRule = try rule(config.run.jwtRule, path: "run.jwtRule")
         if !config.build.signingKey.isEmpty {
@@ -108,7 +109,10 @@ enum ConfigValidator {
                 commandExec: verifyExec.overridden(by: source.verifyExec, at: "\(path).verifyExec"),
                 commandTimeout: config.run.timeoutPush.duration)
         }
-        return trust
+        let run = SourceTrust(
+            keys: global, rule: globalRule, commands: globalCommands, commandExec: verifyExec,
+            commandTimeout: config.run.timeoutPush.duration)
+        return (run, trust)
     }
 
     /// A list of commands as a source's `commands` are checked: each command's keys and `on*`
