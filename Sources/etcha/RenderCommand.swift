@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import Auth
+import EtchaJSON
 import Foundation
 
 /// `etcha render`: print a rendered pattern as JSON.
@@ -42,9 +43,24 @@ struct RenderCommand: AsyncParsableCommand {
                 throw CLIError(error.description)
             }
         }
+        var json = rendered.json
+        if case .object(var members) = json {
+            for key in ["build", "run"] where members[key] != nil { members[key] = .array(flattened(members[key]!)) }
+            json = .object(members)
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(rendered.json), as: UTF8.self))
+        print(String(decoding: try encoder.encode(json), as: UTF8.self))
+    }
+
+    /// A command list as the agent runs it, and as Etcha's `render` prints it: nested lists
+    /// flattened in order, nulls dropped.
+    private func flattened(_ json: JSON) -> [JSON] {
+        switch json {
+        case .null: []
+        case .array(let items): items.flatMap(flattened)
+        default: [json]
+        }
     }
 }
 

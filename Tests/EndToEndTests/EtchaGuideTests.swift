@@ -384,3 +384,50 @@ extension EtchaGuideTests {
         #expect(scratch.read("log") == "emitter\n")
     }
 }
+
+extension EtchaGuideTests {
+    /// "Writing patterns": command libraries under `lib/`, a pattern reusing another pattern's
+    /// `run`, and lists nested in `build` and `run`, which render flattened and in order. (The
+    /// guide is the same at both versions.)
+    @Test func writePatternsAsTheGuideDoes() throws {
+        let scratch = Scratch()
+        let work = scratch.path
+        scratch.write(
+            "lib/myorg/systemdRestart.libsonnet",
+            "function(name) {always: true, change: 'systemctl restart %s' % name, id: 'restart service %s' % name}")
+        scratch.write(
+            "lib/myorg/makeApp.libsonnet",
+            "function(name) {change: 'make %s' % name, check: '[ -e %s ]' % name, id: 'build %s' % name}")
+        scratch.write(
+            "lib/myorg/runApp.libsonnet",
+            """
+            local restart = import './systemdRestart.libsonnet';
+            function(name) [
+              {change: 'curl -L https://s3.example.com/%s_v2 -o /%s' % [name, name], check: '%s --version | grep v2' % name,
+               id: 'copy %s v2' % name, onChange: ['restart service %s' % name]},
+              restart(name),
+            ]
+            """)
+        scratch.write("patterns/core.jsonnet", "{run: [{id: 'core', always: true, change: 'true'}]}")
+        scratch.write(
+            "patterns/apps.jsonnet",
+            """
+            local corePattern = import './core.jsonnet';
+            local makeApp = import '../lib/myorg/makeApp.libsonnet';
+            local runApp = import '../lib/myorg/runApp.libsonnet';
+            {
+              build: [[[[makeApp('myapp1'), makeApp('myapp2')]]]],
+              run: [corePattern.run, runApp('myapp1'), runApp('myapp2')],
+            }
+            """)
+        let rendered = try Binary.run(["render", "patterns/apps.jsonnet"], in: work)
+        #expect(rendered.status == 0, "\(rendered.stderr)")
+        let pattern = EtchaTutorialTests.object(rendered.stdout)
+        let ids = { (key: String) in (pattern[key] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String } }
+        #expect(ids("build") == ["build myapp1", "build myapp2"], "\(rendered.stdout)")
+        #expect(
+            ids("run") == [
+                "core", "copy myapp1 v2", "restart service myapp1", "copy myapp2 v2", "restart service myapp2",
+            ])
+    }
+}
