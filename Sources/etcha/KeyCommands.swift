@@ -33,6 +33,7 @@ struct GenerateKeysCommand: ParsableCommand {
         var kid = names.first ?? ""
         switch names.first {
         case "sign-verify":
+            guard names.count <= 2 else { throw CLIError("expected at most one KID after sign-verify") }
             kid = names.count > 1 ? names[1] : String((0..<10).map { _ in Self.idAlphabet.randomElement()! })
         case "encrypt-asymmetric", "encrypt-symmetric":
             throw CLIError("\(kid) keys are not made here: the agent only signs and verifies")

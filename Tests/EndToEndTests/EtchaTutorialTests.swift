@@ -68,6 +68,9 @@ import Testing
         #expect(privateKey.hasPrefix("ed25519private:") && publicKey.hasPrefix("ed25519public:"), "\(keys)")
         #expect(publicKey.split(separator: ":").last?.count == 10, "a random key id, as Etcha's: \(publicKey)")
         #expect(try Binary.run([version.generateKeysVerb, "encrypt-asymmetric"], in: work).status != 0)
+        #expect(try Binary.run([version.generateKeysVerb, "sign-verify", "a", "b"], in: work).status != 0)
+        let named = Self.object(try Binary.run([version.generateKeysVerb, "sign-verify", "ops"], in: work).stdout)
+        #expect((named["publicKey"] as? String)?.hasSuffix(":ops") == true, "\(named)")
 
         // Building runs the build commands and signs the pattern with their manifest.
         let built = try Binary.run(
