@@ -137,8 +137,14 @@ import Testing
         #expect(throws: CommandError(.invalid, "run[1].id: every command needs an id")) {
             try commands(#"[{"id": "a"}, {"change": "x"}]"#)
         }
-        #expect(throws: CommandError(.invalid, "run[0].onchange: unknown command key")) {
+        #expect(throws: CommandError(.invalid, "run[0].onchange: unknown command key (did you mean onChange?)")) {
             try commands(#"[{"id": "a", "onchange": ["b"]}]"#)
+        }
+        #expect(throws: CommandError(.invalid, "run[0].zzz: unknown command key")) {
+            try commands(#"[{"id": "a", "zzz": 1}]"#)
+        }
+        #expect(throws: CommandError(.invalid, "runExce: unknown pattern key (did you mean runExec?)")) {
+            try Pattern(json: .object(["runExce": .object([:])]))
         }
         #expect(throws: CommandError(.invalid, "run[0] (a).always: expected a boolean, got a string")) {
             try commands(#"[{"id": "a", "always": "yes"}]"#)

@@ -242,7 +242,7 @@ import Testing
         ),
         (
             #"{"build": {"signingCommands": [{"id": "s", "chnage": "x"}]}}"#,
-            "build.signingCommands[0].chnage: unknown command key"
+            "build.signingCommands[0].chnage: unknown command key (did you mean change?)"
         ),
     ])
     func badConfigurationNamesTheKeyPath(json: String, message: String) {

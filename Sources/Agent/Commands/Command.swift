@@ -67,7 +67,8 @@ public struct Command: Sendable, Hashable {
 
     private init(_ members: [String: JSON], path: String) throws(CommandError) {
         for key in members.keys.sorted() where !Command.keys.contains(key) {
-            throw CommandError(.invalid, "\(path).\(key): unknown command key")
+            throw CommandError(
+                .invalid, "\(path).\(key): unknown command key\(NearestKey.hint(for: key, among: Command.keys))")
         }
         var path = path
         func string(_ key: String) throws(CommandError) -> String {

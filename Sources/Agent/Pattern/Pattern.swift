@@ -47,7 +47,7 @@ public struct Pattern: Sendable, Equatable {
             throw CommandError(.invalid, "a pattern must render to an object, got \(json.typeName)")
         }
         for key in members.keys.sorted() where !Pattern.keys.contains(key) {
-            throw CommandError(.invalid, "\(key): unknown pattern key")
+            throw CommandError(.invalid, "\(key): unknown pattern key\(NearestKey.hint(for: key, among: Pattern.keys))")
         }
         func string(_ key: String) throws(CommandError) -> String {
             switch members[key] {
