@@ -8,8 +8,8 @@
 
 SHELL := /bin/bash
 # Debian packages: libjsonnet-dev and zlib1g-dev to build; prometheus (and promtool), nginx, curl, openssl,
-# python3 and util-linux's script(1) for the demo and the tests.
-DEBIAN_PACKAGES := libjsonnet-dev zlib1g-dev prometheus nginx curl openssl python3 bsdutils
+# python3, util-linux's script(1) and jq (which `etcha jq` hands queries to) for the demo and the tests.
+DEBIAN_PACKAGES := libjsonnet-dev zlib1g-dev prometheus nginx curl openssl python3 bsdutils jq
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: deps build demo test check lint bench fuzz sanitize soak fleet reliability release clean

@@ -18,7 +18,8 @@ struct Etcha: ParsableCommand {
         subcommands: [
             RunCommand.self, LocalCommand.self, BuildCommand.self, PushCommand.self, RenderCommand.self,
             JWTCommand.self,
-            ShellCommand.self, CompareCommand.self, GenerateKeysCommand.self, VersionCommand.self,
+            ShellCommand.self, CompareCommand.self, GenerateKeysCommand.self, ShowConfigCommand.self, JQCommand.self,
+            VersionCommand.self,
         ]
     )
 

@@ -4,7 +4,8 @@ import Auth
 import EtchaJSON
 import Foundation
 
-/// `etcha render`: print a rendered pattern as JSON.
+/// `etcha render`, also `show-pattern` (the name Etcha 2024's CLI reference gives it): print a
+/// rendered pattern as JSON.
 struct RenderCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "render",
@@ -13,7 +14,8 @@ struct RenderCommand: AsyncParsableCommand {
             PATTERN is a .jsonnet or .json file, a Jsonnet snippet of commands, or a JWT (or a file holding \
             one), which is rendered only when it verifies (run.verifyCommands, else run.verifyKeys): \
             rendering runs native functions such as getCmd.
-            """
+            """,
+        aliases: ["show-pattern"]
     )
 
     @OptionGroup var global: GlobalOptions

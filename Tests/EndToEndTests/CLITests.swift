@@ -114,7 +114,7 @@ import Testing
 
     @Test(arguments: [
         [], ["run"], ["local"], ["render"], ["version"], ["build"], ["push"], ["jwt"], ["compare"], ["generate-keys"],
-        ["shell"],
+        ["shell"], ["show-config"], ["jq"],
     ])
     func everyVerbHasHelp(verb: [String]) throws {
         let out = try Binary.run(verb + ["--help"])
@@ -123,12 +123,50 @@ import Testing
         #expect(out.stdout.contains("OVERVIEW: "))
         if verb.isEmpty {
             for name in [
-                "run", "local", "build", "push", "render", "jwt", "shell", "compare", "generate-keys", "version",
+                "run", "local", "build", "push", "render", "jwt", "shell", "compare", "generate-keys", "show-config",
+                "jq", "version",
             ] {
                 let listed = out.stdout.contains("\n  \(name) ") || out.stdout.contains("\n  \(name), ")
                 #expect(listed, "etcha --help does not list \(name)")
             }
         }
+    }
+
+    /// `show-config`: the file, `ETCHA_*` and `-x` merged, defaults filled, secrets hidden.
+    @Test func showConfigPrintsTheMergedConfigurationWithSecretsHidden() throws {
+        let scratch = Scratch()
+        let key = try Binary.generateKeys(kid: "k")
+        scratch.write(
+            "etcha.json",
+            #"{"build": {"signingKey": ""# + key.private + #""}, "sources": {"web": {"webhookSecret": "hook-s3cret"}}}"#
+        )
+        let out = try Binary.run(
+            ["-x", "run_systemMetricsKey=metrics-s3cret", "show-config"], in: scratch.path,
+            environment: ["ETCHA_RUN_STATEDIR": "/var/lib/from-env"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let config = try #require(try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [String: Any])
+        let run = config["run"] as? [String: Any] ?? [:]
+        #expect(run["stateDir"] as? String == "/var/lib/from-env")
+        #expect(run["systemMetricsKey"] as? String == "(hidden)")
+        #expect((config["build"] as? [String: Any])?["signingKey"] as? String == "(hidden)")
+        let web = (config["sources"] as? [String: Any])?["web"] as? [String: Any]
+        #expect(web?["webhookSecret"] as? String == "(hidden)")
+        #expect((config["exec"] as? [String: Any])?["command"] as? String == "/usr/bin/bash -e -o pipefail -c")
+        for secret in [key.private, "hook-s3cret", "metrics-s3cret"] { #expect(!out.stdout.contains(secret)) }
+    }
+
+    /// `jq`: Etcha's query verb, through Debian's jq; a bad query is one error line.
+    @Test func jqQueriesStandardInput() throws {
+        let scratch = Scratch()
+        let query = try Ecosystem.sh(
+            #"printf '{"a": {"b": "x"}}' | '\#(Binary.path)' jq -r .a.b && printf '[1]' | '\#(Binary.path)' jq"#,
+            in: scratch.path)
+        #expect(query.status == 0 && query.output == "x\n[\n  1\n]\n", "\(query.output)")
+        let bad = try Ecosystem.sh(#"printf '{}' | '\#(Binary.path)' jq '.a |' 2>&1"#, in: scratch.path)
+        #expect(bad.status == 1 && bad.output.hasPrefix("error: jq: "), "\(bad.output)")
+        let missing = try Ecosystem.sh(
+            #"printf '{}' | PATH=/nonexistent '\#(Binary.path)' jq . 2>&1"#, in: scratch.path)
+        #expect(missing.status == 1 && missing.output.contains("jq is not installed"), "\(missing.output)")
     }
 
     @Test(arguments: ["bash", "zsh", "fish"])

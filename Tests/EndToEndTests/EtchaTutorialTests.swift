@@ -35,7 +35,7 @@ import Testing
 
     /// Etcha's "building patterns" tutorial: a pattern whose build commands write a file and send
     /// its text to `buildManifest`, rendered, keyed, built and shown with the right and a wrong key.
-    /// (Its `lint` and `jq` steps come with issue 22.)
+    /// (Its `lint` step comes with issue 22.)
     @Test(arguments: Version.allCases)
     func buildAPatternAsTheTutorialDoes(version: Version) throws {
         let scratch = Self.withNativeLibrary()
@@ -62,6 +62,12 @@ import Testing
         #expect(build.first?["change"] as? String == "echo \(host) > \(work)/helloworld", "\(rendered.stdout)")
         #expect(build.last?["onChange"] as? [String] == ["etcha:buildManifest"])
         #expect(scratch.read("helloworld") == nil)
+        // The tutorial's filter of the build list through `etcha jq`, and `show-pattern`, its 2024 name.
+        let filtered = try Ecosystem.sh(
+            "'\(Binary.path)' render patterns/helloworld.jsonnet | '\(Binary.path)' jq -r '.build[1].id'", in: work)
+        #expect(filtered.status == 0 && filtered.output == "read file\n", "\(filtered.output)")
+        let shown = try Binary.run(["show-pattern", "patterns/helloworld.jsonnet"], in: work)
+        #expect(shown.status == 0 && shown.stdout == rendered.stdout, "\(shown.stderr)")
 
         let keys = Self.object(try Binary.run([version.generateKeysVerb, "sign-verify"], in: work).stdout)
         let (privateKey, publicKey) = (keys["privateKey"] as? String ?? "", keys["publicKey"] as? String ?? "")
@@ -79,11 +85,11 @@ import Testing
         #expect(built.status == 0, "\(built.stderr)")
         #expect(scratch.read("helloworld") == host + "\n")
 
-        let shown = try Binary.run(
+        let inspected = try Binary.run(
             ["-x", #"run_verifyKeys=[""# + publicKey + #""]"#, "jwt", "helloworld.jwt"], in: work)
-        #expect(shown.status == 0, "\(shown.stderr)")
-        let claims = Self.object(shown.stdout)
-        #expect(claims["etchaBuildManifest"] as? String == host + "\n", "\(shown.stdout)")
+        #expect(inspected.status == 0, "\(inspected.stderr)")
+        let claims = Self.object(inspected.stdout)
+        #expect(claims["etchaBuildManifest"] as? String == host + "\n", "\(inspected.stdout)")
         let pattern = claims["etchaPattern"] as? [String: Any] ?? [:]
         #expect(pattern["entrypoint"] as? String == "/patterns/helloworld.jsonnet")
         #expect(
