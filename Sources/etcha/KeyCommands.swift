@@ -23,9 +23,6 @@ struct GenerateKeysCommand: ParsableCommand {
             """)
     var names: [String] = []
 
-    /// The random key ids Etcha gives: letters and digits.
-    static let idAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
-
     func run() throws {
         guard let algorithm = KeyAlgorithm(rawValue: type) else {
             throw CLIError("--type must be ed25519, ecp256 or rsa2048")
@@ -34,7 +31,7 @@ struct GenerateKeysCommand: ParsableCommand {
         switch names.first {
         case "sign-verify":
             guard names.count <= 2 else { throw CLIError("expected at most one KID after sign-verify") }
-            kid = names.count > 1 ? names[1] : String((0..<10).map { _ in Self.idAlphabet.randomElement()! })
+            kid = names.count > 1 ? names[1] : NativeFunctions.randomString(length: 10)
         case "encrypt-asymmetric", "encrypt-symmetric":
             throw CLIError("\(kid) keys are not made here: the agent only signs and verifies")
         default:
@@ -51,8 +48,8 @@ struct JWTCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jwt",
         abstract: """
-            Print a JWT's claims, as Etcha does; exit 1, saying why on standard error, unless it verifies \
-            (run.verifyCommands, else run.verifyKeys, and run.jwtRule).
+            Print a JWT's claims, as Etcha does, and its header and whether it verifies on standard error; \
+            exit 1 unless it verifies (run.verifyCommands, else run.verifyKeys, and run.jwtRule).
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -64,10 +61,12 @@ struct JWTCommand: AsyncParsableCommand {
         let (loaded, logger) = try global.load()
         let text = readToken(token)
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let claims = JWT.decodeBase64URL(parts[1]),
-            let claimsJSON = try? JSON(parsing: Data(claims)), claimsJSON.object != nil
+        guard parts.count == 3, let header = JWT.decodeBase64URL(parts[0]), let claims = JWT.decodeBase64URL(parts[1]),
+            let headerJSON = try? JSON(parsing: Data(header)), let claimsJSON = try? JSON(parsing: Data(claims)),
+            claimsJSON.object != nil
         else { throw CLIError("not a JWT") }
         print(claimsJSON.text)
+        FileHandle.standardError.write(Data("header: \(headerJSON.text)\n".utf8))
         do {
             let verified = try await loaded.runTrust.verifyPattern(text, source: "", logger: logger)
             let by =

@@ -47,22 +47,14 @@ struct RenderCommand: AsyncParsableCommand {
         }
         var json = rendered.json
         if case .object(var members) = json {
-            for key in ["build", "run"] where members[key] != nil { members[key] = .array(flattened(members[key]!)) }
+            for key in ["build", "run"] where members[key] != nil {
+                members[key] = .array(Command.flattened(members[key]!, path: key).map(\.item))
+            }
             json = .object(members)
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         print(String(decoding: try encoder.encode(json), as: UTF8.self))
-    }
-
-    /// A command list as the agent runs it, and as Etcha's `render` prints it: nested lists
-    /// flattened in order, nulls dropped.
-    private func flattened(_ json: JSON) -> [JSON] {
-        switch json {
-        case .null: []
-        case .array(let items): items.flatMap(flattened)
-        default: [json]
-        }
     }
 }
 

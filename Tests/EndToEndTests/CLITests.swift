@@ -540,6 +540,7 @@ import Testing
         #expect(inspected.stdout.contains(#""/lib/file.libsonnet""#))
         #expect(inspected.stdout.contains(#""iss":"ci""#))
         #expect(inspected.stderr.contains("verified by key k1"))
+        #expect(inspected.stderr.contains(#"header: {"alg":"EdDSA","kid":"k1","typ":"JWT"}"#), "\(inspected.stderr)")
         #expect(inspected.stdout.hasPrefix(#"{"etchaBuildManifest":"#), "only the claims, as Etcha prints them")
         let stranger = try keys(kid: "other")
         #expect(

@@ -47,21 +47,23 @@ public struct Command: Sendable, Hashable {
     /// `if` without `else` leaves). Unknown keys and wrong types are errors naming the path.
     public static func list(from json: JSON, path: String) throws(CommandError) -> [Command] {
         var result: [Command] = []
-        try collect(json, path: path, into: &result)
+        for (item, itemPath) in flattened(json, path: path) {
+            guard case .object(let members) = item else {
+                throw CommandError(.invalid, "\(itemPath): expected a command object or a list, got \(item.typeName)")
+            }
+            result.append(try Command(members, path: itemPath))
+        }
         return result
     }
 
-    private static func collect(_ json: JSON, path: String, into result: inout [Command]) throws(CommandError) {
+    /// A command list's items in run order, nested lists flattened and nulls dropped, each with
+    /// its path (`run[1][0]`); `etcha render` prints lists this way, as Etcha does.
+    public static func flattened(_ json: JSON, path: String) -> [(item: JSON, path: String)] {
         switch json {
-        case .null: return
+        case .null: []
         case .array(let items):
-            for (index, item) in items.enumerated() {
-                try collect(item, path: "\(path)[\(index)]", into: &result)
-            }
-        case .object(let members):
-            result.append(try Command(members, path: path))
-        default:
-            throw CommandError(.invalid, "\(path): expected a command object or a list, got \(json.typeName)")
+            items.enumerated().flatMap { index, item in flattened(item, path: "\(path)[\(index)]") }
+        default: [(json, path)]
         }
     }
 

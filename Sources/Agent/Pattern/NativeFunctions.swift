@@ -16,7 +16,7 @@ import Foundation
 /// - `regexMatch(regex, string)`: whether the regular expression matches somewhere in the string;
 /// - `randStr(length)`, also `randString(length)`: that many random letters and digits;
 /// - `render(string)`: the string evaluated as Jsonnet, with these same functions.
-struct NativeFunctions: Sendable {
+public struct NativeFunctions: Sendable {
     /// What `getConfig()` returns.
     var config: JSON
     /// How many `render` calls deep this evaluation is; each level starts a VM, so it is bounded.
@@ -28,8 +28,16 @@ struct NativeFunctions: Sendable {
     /// The deepest `render` inside `render`.
     static let maxRenderDepth = 8
 
-    /// The alphabet of `randStr`.
+    /// The alphabet of `randStr` (and of Etcha's random key ids).
     static let randomAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789".utf8)
+
+    /// `length` random letters and digits from the system's generator (getrandom(2)): patterns use
+    /// `randStr` for passwords and tokens.
+    public static func randomString(length: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<length).map { _ in randomAlphabet.randomElement(using: &generator)! }
+        return String(decoding: bytes, as: UTF8.self)
+    }
 
     /// Binds the functions to one VM for one evaluation.
     final class Context {
@@ -290,12 +298,8 @@ private func randomStringCallback(
     guard let argv, case .number(let length) = context.scalar(argv[0]), length >= 0, length <= 1_000_000,
         length == length.rounded()
     else { return context.failure("randStr: the length must be a whole number from 0 to 1000000", success) }
-    // The system's generator (getrandom(2)): patterns use these for passwords and tokens.
-    var generator = SystemRandomNumberGenerator()
-    let alphabet = NativeFunctions.randomAlphabet
-    let bytes = (0..<Int(length)).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] }
     success?.pointee = 1
-    return context.make(.string(String(decoding: bytes, as: UTF8.self)))
+    return context.make(.string(NativeFunctions.randomString(length: Int(length))))
 }
 
 private func renderCallback(raw: UnsafeMutableRawPointer?, argv: Arguments, success: UnsafeMutablePointer<Int32>?)
