@@ -44,6 +44,17 @@ import Testing
         #expect(built.status == 0, "\(built.stderr)")
         let token = try #require(scratch.read("p.jwt")).trimmingCharacters(in: .whitespacesAndNewlines)
 
+        // The verifier: OpenSSL checks ETCHA_JWT's signature, and the token is printed back.
+        let verifier = """
+            [{id: 'verify', always: true, onChange: ['etcha:jwt'], change: |||
+              \(Self.helpers(indent: 2))
+              header=${ETCHA_JWT%%.*}; rest=${ETCHA_JWT#*.}; payload=${rest%%.*}; sig=${rest#*.}
+              printf '%s.%s' "$header" "$payload" > \(dir)/signed
+              unb64url "$sig" > \(dir)/signature
+              openssl pkeyutl -verify -pubin -inkey \(dir)/pub.pem -rawin -in \(dir)/signed -sigfile \(dir)/signature > /dev/null
+              printf %s "$ETCHA_JWT"
+            |||}]
+            """
         scratch.write(
             "agent.jsonnet",
             """
@@ -51,14 +62,7 @@ import Testing
              httpServer: {listenAddress: '127.0.0.1:0'},
              sources: {
                keyed: {allowPush: true},
-               commanded: {allowPush: true, verifyCommands: [{id: 'verify', always: true, onChange: ['etcha:jwt'], change: |||
-                 \(Self.helpers(indent: 5))
-                 header=${ETCHA_JWT%%.*}; rest=${ETCHA_JWT#*.}; payload=${rest%%.*}; sig=${rest#*.}
-                 printf '%s.%s' "$header" "$payload" > \(dir)/signed
-                 unb64url "$sig" > \(dir)/signature
-                 openssl pkeyutl -verify -pubin -inkey \(dir)/pub.pem -rawin -in \(dir)/signed -sigfile \(dir)/signature > /dev/null
-                 printf %s "$ETCHA_JWT"
-               |||}]},
+               commanded: {allowPush: true, verifyCommands: \(verifier)},
                echoing: {allowPush: true, verifyCommands: [{id: 'other', always: true, onChange: ['etcha:jwt'], change: 'echo a.b.c'}]},
              }}
             """)
@@ -89,14 +93,7 @@ import Testing
         scratch.write(
             "cli.jsonnet",
             """
-            {run: {verifyCommands: [{id: 'verify', always: true, onChange: ['etcha:jwt'], change: |||
-              \(Self.helpers(indent: 2))
-              header=${ETCHA_JWT%%.*}; rest=${ETCHA_JWT#*.}; payload=${rest%%.*}; sig=${rest#*.}
-              printf '%s.%s' "$header" "$payload" > \(dir)/signed
-              unb64url "$sig" > \(dir)/signature
-              openssl pkeyutl -verify -pubin -inkey \(dir)/pub.pem -rawin -in \(dir)/signed -sigfile \(dir)/signature > /dev/null
-              printf %s "$ETCHA_JWT"
-            |||}]}}
+            {run: {verifyCommands: \(verifier)}}
             """)
         let shown = try Binary.run(["-c", "cli.jsonnet", "jwt", "p.jwt"], in: dir)
         #expect(shown.status == 0 && shown.stderr.contains("verified by run.verifyCommands"), "\(shown.stderr)")
